@@ -1,0 +1,2 @@
+//! The `erlnode` command-line tool.
+fn main() {}

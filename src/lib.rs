@@ -1,0 +1,11 @@
+//! erlnode: an Erlang distribution node in Rust.
+//!
+//! It speaks EPMD, the distribution handshake and the external term format,
+//! so a Rust program joins a real BEAM cluster as a hidden node.
+#![forbid(unsafe_code)]
+#![deny(unused_must_use)]
+#![warn(missing_docs)]
+
+pub mod term;
+
+pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term};

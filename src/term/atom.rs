@@ -1,0 +1,251 @@
+//! Atoms without a global atom table.
+//!
+//! The BEAM interns every atom it ever sees in a table that is never garbage
+//! collected, so a peer that sends millions of distinct atoms exhausts it and
+//! crashes the node. erlnode does not intern: an [`Atom`] is a value. Short
+//! atoms (up to [`INLINE_ATOM_BYTES`] bytes, which covers almost every atom on
+//! the wire) live inline with no allocation; longer ones share an `Arc<str>`.
+//! Memory for an atom is released when the last term that holds it is dropped.
+
+use std::borrow::Borrow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+/// Longest atom that Erlang allows, in characters (`erl_ext_dist`: "atoms may
+/// have at most 255 characters"). A UTF-8 atom is therefore at most 1020 bytes.
+pub const MAX_ATOM_CHARS: usize = 255;
+
+/// Atoms whose UTF-8 text fits in this many bytes are stored inline, without a
+/// heap allocation; 22 keeps `Atom` at three machine words.
+pub const INLINE_ATOM_BYTES: usize = 22;
+
+/// An Erlang atom.
+///
+/// Cheap to clone (a 24-byte copy, or an `Arc` increment for long atoms) and to
+/// compare (a byte comparison, which is Erlang's atom order). Equality,
+/// ordering and hashing are by text.
+///
+/// ```
+/// use erlnode::Atom;
+/// let ok = Atom::from("ok");
+/// assert_eq!(ok, "ok");
+/// assert!(Atom::from("a") < Atom::from("b"));
+/// ```
+#[derive(Clone)]
+pub struct Atom(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Inline {
+        len: u8,
+        buf: [u8; INLINE_ATOM_BYTES],
+    },
+    Shared(Arc<str>),
+}
+
+/// The text given for an atom is longer than [`MAX_ATOM_CHARS`] characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("atom has {chars} characters; Erlang atoms have at most 255")]
+pub struct AtomTooLong {
+    /// How many characters the text had.
+    pub chars: usize,
+}
+
+impl Atom {
+    /// Makes an atom, checking Erlang's 255-character limit.
+    pub fn new(text: &str) -> Result<Atom, AtomTooLong> {
+        // Byte length bounds the character count from above, so the count is
+        // only needed for long texts.
+        if text.len() > MAX_ATOM_CHARS {
+            let chars = text.chars().count();
+            if chars > MAX_ATOM_CHARS {
+                return Err(AtomTooLong { chars });
+            }
+        }
+        Ok(Atom::new_unchecked_len(text))
+    }
+
+    /// Makes an atom without the length check. The caller has already checked
+    /// the length (the decoder, whose length fields cannot exceed the limit by
+    /// more than the BEAM itself would accept).
+    pub(crate) fn new_unchecked_len(text: &str) -> Atom {
+        let bytes = text.as_bytes();
+        if bytes.len() <= INLINE_ATOM_BYTES {
+            let mut buf = [0u8; INLINE_ATOM_BYTES];
+            buf[..bytes.len()].copy_from_slice(bytes);
+            Atom(Repr::Inline {
+                len: bytes.len() as u8,
+                buf,
+            })
+        } else {
+            Atom(Repr::Shared(Arc::from(text)))
+        }
+    }
+
+    /// The atom's text.
+    pub fn as_str(&self) -> &str {
+        match &self.0 {
+            Repr::Inline { len, buf } => {
+                // The buffer holds a prefix copied from a `&str`, cut at its
+                // full length, so it is always valid UTF-8.
+                std::str::from_utf8(&buf[..*len as usize]).unwrap_or_default()
+            }
+            Repr::Shared(s) => s,
+        }
+    }
+
+    /// The atom's text as bytes (UTF-8).
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Repr::Inline { len, buf } => &buf[..*len as usize],
+            Repr::Shared(s) => s.as_bytes(),
+        }
+    }
+
+    /// Length of the text in bytes.
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// True for the empty atom `''`.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when the atom must be quoted in Erlang syntax (`'hello world'`).
+    pub fn needs_quotes(&self) -> bool {
+        crate::term::text::atom_needs_quotes(self.as_str())
+    }
+}
+
+impl From<&str> for Atom {
+    /// Makes an atom from Rust text.
+    ///
+    /// # Panics
+    /// If `text` has more than 255 characters. That is a programming error in
+    /// the caller (atoms decoded from the network never panic); use
+    /// [`Atom::new`] for text of unknown length.
+    fn from(text: &str) -> Atom {
+        match Atom::new(text) {
+            Ok(a) => a,
+            Err(e) => panic!("Atom::from: {e}"),
+        }
+    }
+}
+
+impl From<String> for Atom {
+    /// See [`From<&str>`](#impl-From<%26str>-for-Atom).
+    fn from(text: String) -> Atom {
+        Atom::from(text.as_str())
+    }
+}
+
+impl TryFrom<&[u8]> for Atom {
+    type Error = crate::term::DecodeError;
+    /// Makes an atom from UTF-8 bytes, as found on the wire.
+    fn try_from(bytes: &[u8]) -> Result<Atom, Self::Error> {
+        let text =
+            std::str::from_utf8(bytes).map_err(|_| crate::term::DecodeError::InvalidUtf8Atom)?;
+        Atom::new(text).map_err(|e| crate::term::DecodeError::AtomTooLong { chars: e.chars })
+    }
+}
+
+impl PartialEq for Atom {
+    fn eq(&self, other: &Atom) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+impl Eq for Atom {}
+
+impl PartialEq<str> for Atom {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+impl PartialEq<&str> for Atom {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialOrd for Atom {
+    fn partial_cmp(&self, other: &Atom) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Atom {
+    /// Erlang orders atoms by their text; byte order of UTF-8 is code point order.
+    fn cmp(&self, other: &Atom) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl Hash for Atom {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.as_bytes().hash(state)
+    }
+}
+
+impl Borrow<str> for Atom {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Atom {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl fmt::Debug for Atom {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Atom {
+    /// Prints as Erlang does: quoted when needed (`'hello world'`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::term::text::write_atom(f, self.as_str())
+    }
+}
+
+impl Default for Atom {
+    /// The empty atom `''`.
+    fn default() -> Atom {
+        Atom::new_unchecked_len("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_and_shared_compare_by_text() {
+        let short = Atom::from("ok");
+        let long = Atom::from("a_rather_long_atom_name_that_is_not_inline");
+        assert_eq!(short.as_str(), "ok");
+        assert_eq!(long.as_str(), "a_rather_long_atom_name_that_is_not_inline");
+        assert!(short > long);
+        assert_eq!(long.clone(), long);
+    }
+
+    #[test]
+    fn limit_is_in_characters_not_bytes() {
+        let ok = "ö".repeat(255);
+        assert!(Atom::new(&ok).is_ok());
+        let too_long = "a".repeat(256);
+        assert_eq!(
+            Atom::new(&too_long).unwrap_err(),
+            AtomTooLong { chars: 256 }
+        );
+    }
+
+    #[test]
+    fn atom_is_three_words() {
+        assert_eq!(std::mem::size_of::<Atom>(), 24);
+    }
+}

@@ -1,0 +1,332 @@
+//! The Erlang term model and the external term format (ETF).
+//!
+//! [`Term`] is the value type of the whole public API. Its parts are plain
+//! structs ([`Pid`], [`Port`], [`Reference`], [`Fun`], [`ExportFun`],
+//! [`BitString`], [`Map`]) and [`Atom`], which needs no global atom table.
+//!
+//! * Equality (`==`) is Erlang's exact equality `=:=`: `1 != 1.0`.
+//! * Ordering (`Ord`) is Erlang's term order (number < atom < reference < fun
+//!   < port < pid < tuple < map < nil < list < bitstring), with the one tie the
+//!   BEAM leaves open, an integer and a float of equal value, broken integer
+//!   first (as OTP's map key order does), so that `Ord` agrees with `Eq`. Use
+//!   [`Term::erl_cmp`] for the `==`/`<` of Erlang, where `1 == 1.0`.
+//! * Binaries are [`bytes::Bytes`]: decoding from a `Bytes` buffer shares it
+//!   instead of copying.
+//! * Every operation that walks a term (decode, encode, compare, hash, clone,
+//!   print, drop) works for any nesting depth without growing the call stack.
+//!
+//! See `PROTOCOL.md` §5 and OTP's `erl_ext_dist` for the wire format.
+
+mod atom;
+mod convert;
+mod decode;
+#[cfg(feature = "eetf")]
+mod eetf_conv;
+mod encode;
+mod map;
+mod order;
+pub(crate) mod text;
+mod walk;
+
+pub use atom::{Atom, AtomTooLong, INLINE_ATOM_BYTES, MAX_ATOM_CHARS};
+pub use convert::TermConversionError;
+pub use decode::{AtomCacheTable, DecodeError, DecodeLimits, Decoder};
+pub use encode::{AtomCacheWriter, EncodeError, EncodeOptions};
+pub use map::Map;
+pub use text::ParseError;
+
+use bytes::Bytes;
+use num_bigint::BigInt;
+
+/// Version byte that starts a `term_to_binary` result and each term of a
+/// pass-through distribution message.
+pub const VERSION_MAGIC: u8 = 131;
+
+/// An Erlang term.
+///
+/// Build terms with the variants, with `From` conversions from Rust values
+/// (see the [conversion table](crate::term#conversions)), or by parsing Erlang
+/// text: `"{ok, [1,2]}".parse::<Term>()`.
+///
+/// Integers that fit in an `i64` are always [`Term::Int`]; only larger ones are
+/// [`Term::BigInt`] (the decoder and the arithmetic helpers keep this
+/// normal form, and equality relies on it).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Term {
+    /// An integer in the `i64` range.
+    Int(i64),
+    /// An integer outside the `i64` range.
+    BigInt(BigInt),
+    /// A float. Erlang floats are finite; a NaN or infinity cannot be encoded.
+    Float(f64),
+    /// An atom. `true`, `false` and `undefined` are atoms too.
+    Atom(Atom),
+    /// A binary: a bitstring whose length is a whole number of bytes.
+    Binary(Bytes),
+    /// A bitstring whose bit length is not a multiple of 8.
+    BitString(BitString),
+    /// A process identifier.
+    Pid(Pid),
+    /// A port identifier.
+    Port(Port),
+    /// A reference (also used as an alias).
+    Ref(Reference),
+    /// A local fun (`NEW_FUN_EXT`/`FUN_EXT`). Only the BEAM that owns the code
+    /// can call it; Rust carries it around opaquely.
+    Fun(Box<Fun>),
+    /// An external fun, `fun M:F/A`.
+    Export(Box<ExportFun>),
+    /// A tuple.
+    Tuple(Vec<Term>),
+    /// A proper list; the empty vector is `[]` (nil).
+    List(Vec<Term>),
+    /// An improper list `[H1, H2 | Tail]` with at least one element, where
+    /// `Tail` is not a list.
+    ImproperList(Vec<Term>, Box<Term>),
+    /// A map.
+    Map(Map),
+}
+
+/// A process identifier: `<0.80.0>` locally, or a pid on another node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pid {
+    /// The node the process runs on.
+    pub node: Atom,
+    /// Process number (15 bits used by OTP before V4_NC; 32 with it).
+    pub id: u32,
+    /// Serial number (13 bits before V4_NC; 32 with it).
+    pub serial: u32,
+    /// The node's creation (incarnation) when the pid was made.
+    pub creation: u32,
+}
+
+/// A port identifier.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Port {
+    /// The node the port belongs to.
+    pub node: Atom,
+    /// Port number; ids above 32 bits need `V4_PORT_EXT`.
+    pub id: u64,
+    /// The node's creation.
+    pub creation: u32,
+}
+
+/// Maximum number of 32-bit words in a reference: OTP 26+ (V4_NC) send up to 5.
+pub const MAX_REFERENCE_WORDS: usize = 5;
+
+/// A reference, as made by `make_ref()`, monitors and aliases.
+///
+/// The id words are stored inline (no allocation); OTP makes 3, V4_NC allows
+/// up to [`MAX_REFERENCE_WORDS`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Reference {
+    /// The node that made the reference.
+    pub node: Atom,
+    /// The node's creation.
+    pub creation: u32,
+    len: u8,
+    words: [u32; MAX_REFERENCE_WORDS],
+}
+
+/// A bitstring whose last byte is only partly used.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BitString {
+    /// The bytes; the unused low bits of the last byte are zero.
+    pub data: Bytes,
+    /// How many high bits of the last byte are used: 1 to 7.
+    pub bits_in_last_byte: u8,
+}
+
+/// A local fun, as the BEAM sends it.
+#[derive(Debug, Clone)]
+pub enum Fun {
+    /// `NEW_FUN_EXT` (112), what every OTP since R8 sends.
+    New {
+        /// Number of arguments.
+        arity: u8,
+        /// MD5 of the module's significant parts.
+        uniq: [u8; 16],
+        /// Index in the module's fun table.
+        index: u32,
+        /// The module that defines the fun.
+        module: Atom,
+        /// Old index (an integer term on the wire).
+        old_index: u32,
+        /// Old uniq (an integer term on the wire).
+        old_uniq: u32,
+        /// The process that created the fun.
+        pid: Pid,
+        /// The captured variables.
+        free_vars: Vec<Term>,
+    },
+    /// `FUN_EXT` (117), from nodes older than R8; decoded and re-encoded only.
+    Old {
+        /// The process that created the fun.
+        pid: Pid,
+        /// The module that defines the fun.
+        module: Atom,
+        /// Index in the module's fun table.
+        index: u32,
+        /// Hash of the module's code.
+        uniq: u32,
+        /// The captured variables.
+        free_vars: Vec<Term>,
+    },
+}
+
+/// An external fun, `fun Module:Function/Arity` (`EXPORT_EXT`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ExportFun {
+    /// Module name.
+    pub module: Atom,
+    /// Function name.
+    pub function: Atom,
+    /// Number of arguments.
+    pub arity: u8,
+}
+
+impl Term {
+    /// `[]`, the empty list.
+    pub const NIL: Term = Term::List(Vec::new());
+
+    /// An atom term.
+    pub fn atom(text: &str) -> Term {
+        Term::Atom(Atom::from(text))
+    }
+
+    /// A tuple term.
+    pub fn tuple(items: impl Into<Vec<Term>>) -> Term {
+        Term::Tuple(items.into())
+    }
+
+    /// A proper list.
+    pub fn list(items: impl Into<Vec<Term>>) -> Term {
+        Term::List(items.into())
+    }
+
+    /// A binary copied from bytes.
+    pub fn binary(bytes: impl AsRef<[u8]>) -> Term {
+        Term::Binary(Bytes::copy_from_slice(bytes.as_ref()))
+    }
+
+    /// True for `[]`.
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Term::List(v) if v.is_empty())
+    }
+
+    /// The atom, if this is one.
+    pub fn as_atom(&self) -> Option<&Atom> {
+        match self {
+            Term::Atom(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// True if this is the atom with text `name`.
+    pub fn is_atom(&self, name: &str) -> bool {
+        matches!(self, Term::Atom(a) if a.as_str() == name)
+    }
+
+    /// The elements, if this is a tuple.
+    pub fn as_tuple(&self) -> Option<&[Term]> {
+        match self {
+            Term::Tuple(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The elements, if this is a proper list (`[]` gives an empty slice).
+    pub fn as_list(&self) -> Option<&[Term]> {
+        match self {
+            Term::List(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The pid, if this is one.
+    pub fn as_pid(&self) -> Option<&Pid> {
+        match self {
+            Term::Pid(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The reference, if this is one.
+    pub fn as_ref(&self) -> Option<&Reference> {
+        match self {
+            Term::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// The integer, if this is one that fits an `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Term::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The bytes, if this is a binary.
+    pub fn as_binary(&self) -> Option<&Bytes> {
+        match self {
+            Term::Binary(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Takes the elements out of a tuple, or gives the term back.
+    pub fn into_tuple(mut self) -> Result<Vec<Term>, Term> {
+        match &mut self {
+            Term::Tuple(v) => Ok(std::mem::take(v)),
+            _ => Err(self),
+        }
+    }
+
+    /// Takes the elements out of a proper list, or gives the term back.
+    pub fn into_list(mut self) -> Result<Vec<Term>, Term> {
+        match &mut self {
+            Term::List(v) => Ok(std::mem::take(v)),
+            _ => Err(self),
+        }
+    }
+
+    /// Makes an integer term in normal form: `Int` when it fits an `i64`.
+    pub fn from_bigint(n: BigInt) -> Term {
+        match i64::try_from(&n) {
+            Ok(i) => Term::Int(i),
+            Err(_) => Term::BigInt(n),
+        }
+    }
+}
+
+impl Reference {
+    /// Makes a reference from 1 to [`MAX_REFERENCE_WORDS`] id words; `None`
+    /// for any other count.
+    pub fn new(node: Atom, creation: u32, id: &[u32]) -> Option<Reference> {
+        if id.is_empty() || id.len() > MAX_REFERENCE_WORDS {
+            return None;
+        }
+        let mut words = [0u32; MAX_REFERENCE_WORDS];
+        words[..id.len()].copy_from_slice(id);
+        Some(Reference {
+            node,
+            creation,
+            len: id.len() as u8,
+            words,
+        })
+    }
+
+    /// The id words, as on the wire (first word first).
+    pub fn id(&self) -> &[u32] {
+        &self.words[..self.len as usize]
+    }
+}
+
+impl Default for Term {
+    /// `[]`.
+    fn default() -> Term {
+        Term::NIL
+    }
+}

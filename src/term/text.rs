@@ -1,0 +1,24 @@
+//! Erlang text syntax: parsing (`FromStr`) and printing (`Display`, like
+//! `io:format("~p")` on one line). OWNED BY THE TEXT/ORDER WORK (issue 2). Stub.
+
+use std::fmt;
+
+/// Where and why Erlang text could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct ParseError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (in characters).
+    pub column: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+pub(crate) fn atom_needs_quotes(_s: &str) -> bool {
+    todo!()
+}
+
+pub(crate) fn write_atom(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
+    f.write_str(s)
+}
