@@ -15,8 +15,11 @@ pub struct ParseError {
     pub message: String,
 }
 
-pub(crate) fn atom_needs_quotes(_s: &str) -> bool {
-    todo!()
+pub(crate) fn atom_needs_quotes(s: &str) -> bool {
+    !s.starts_with(|c: char| c.is_ascii_lowercase())
+        || !s
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '_' || c == '@')
 }
 
 pub(crate) fn write_atom(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
