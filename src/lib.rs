@@ -9,3 +9,6 @@
 pub mod term;
 
 pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term};
+pub mod cookie;
+pub mod epmd;
+pub mod handshake;

@@ -1,2 +1,0 @@
-//! The `erlnode` command-line tool.
-fn main() {}

@@ -1,0 +1,1 @@
+//! Cookies: OTP rules for ~/.erlang.cookie. OWNED BY THE HANDSHAKE WORK. Stub.

@@ -1,0 +1,1 @@
+//! EPMD: wire messages, client, embedded server. OWNED BY THE EPMD WORK. Stub.

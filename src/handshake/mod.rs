@@ -1,0 +1,1 @@
+//! The distribution handshake. OWNED BY THE HANDSHAKE WORK. Stub.
