@@ -10,5 +10,9 @@ pub mod term;
 
 pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term};
 pub mod cookie;
+pub mod dist;
 pub mod epmd;
 pub mod handshake;
+pub mod node;
+pub use node::{Mailbox, Node, NodeError, NodeEvent};
+pub mod services;

@@ -1,0 +1,790 @@
+//! Distribution control messages (PROTOCOL.md §4), decoded into [`Signal`]s
+//! and encoded back in the form the negotiated flags call for.
+//!
+//! The wire has several spellings of one signal: `SEND`, `SEND_SENDER` and
+//! their `_TT` trace variants; `EXIT` and `PAYLOAD_EXIT`; and so on. A
+//! [`Signal`] is the meaning; [`encode_frame`] picks the spelling the BEAM
+//! would use for the peer's flags, and [`decode_frame`] accepts every
+//! spelling, as the BEAM does. Sequential-trace tokens are accepted and
+//! dropped (erlnode does not take part in `seq_trace`).
+//!
+//! This module is sans-IO.
+
+use crate::handshake::DistFlags;
+use crate::term::{Atom, DecodeError, Decoder, EncodeError, Pid, Reference, Term};
+use bytes::Bytes;
+
+/// Control message operation codes (`enum dop` in OTP's `dist.h`).
+#[allow(missing_docs)]
+pub mod op {
+    pub const LINK: u8 = 1;
+    pub const SEND: u8 = 2;
+    pub const EXIT: u8 = 3;
+    pub const UNLINK: u8 = 4;
+    pub const NODE_LINK: u8 = 5;
+    pub const REG_SEND: u8 = 6;
+    pub const GROUP_LEADER: u8 = 7;
+    pub const EXIT2: u8 = 8;
+    pub const SEND_TT: u8 = 12;
+    pub const EXIT_TT: u8 = 13;
+    pub const REG_SEND_TT: u8 = 16;
+    pub const EXIT2_TT: u8 = 18;
+    pub const MONITOR_P: u8 = 19;
+    pub const DEMONITOR_P: u8 = 20;
+    pub const MONITOR_P_EXIT: u8 = 21;
+    pub const SEND_SENDER: u8 = 22;
+    pub const SEND_SENDER_TT: u8 = 23;
+    pub const PAYLOAD_EXIT: u8 = 24;
+    pub const PAYLOAD_EXIT_TT: u8 = 25;
+    pub const PAYLOAD_EXIT2: u8 = 26;
+    pub const PAYLOAD_EXIT2_TT: u8 = 27;
+    pub const PAYLOAD_MONITOR_P_EXIT: u8 = 28;
+    pub const SPAWN_REQUEST: u8 = 29;
+    pub const SPAWN_REQUEST_TT: u8 = 30;
+    pub const SPAWN_REPLY: u8 = 31;
+    pub const SPAWN_REPLY_TT: u8 = 32;
+    pub const ALIAS_SEND: u8 = 33;
+    pub const ALIAS_SEND_TT: u8 = 34;
+    pub const UNLINK_ID: u8 = 35;
+    pub const UNLINK_ID_ACK: u8 = 36;
+    pub const ALTACT_SIG_SEND: u8 = 37;
+}
+
+/// `ALTACT_SIG_SEND` flag bits (OTP 28).
+mod altact {
+    pub const TOKEN: i64 = 2;
+    pub const ALIAS: i64 = 4;
+    pub const NAME: i64 = 8;
+    pub const EXIT: i64 = 16;
+}
+
+/// Pass-through message marker (PROTOCOL.md §3.2).
+pub const PASS_THROUGH: u8 = 112;
+
+/// The target of a monitor: a pid, or a registered name on the peer's node.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ProcRef {
+    /// A process.
+    Pid(Pid),
+    /// A registered name.
+    Name(Atom),
+}
+
+impl ProcRef {
+    fn to_term(&self) -> Term {
+        match self {
+            ProcRef::Pid(p) => Term::Pid(p.clone()),
+            ProcRef::Name(a) => Term::Atom(a.clone()),
+        }
+    }
+}
+
+/// SPAWN_REPLY flag: a link was set up.
+pub const SPAWN_REPLY_LINK: u32 = 1;
+/// SPAWN_REPLY flag: a monitor was set up.
+pub const SPAWN_REPLY_MONITOR: u32 = 2;
+
+/// One distribution signal, whatever its spelling on the wire.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Signal {
+    /// `SEND`/`SEND_SENDER` (and `_TT`): a message to a pid. `from` is absent
+    /// when the peer used plain `SEND`.
+    Send {
+        from: Option<Pid>,
+        to: Pid,
+        msg: Term,
+    },
+    /// `REG_SEND`: a message to a registered name.
+    RegSend { from: Pid, to: Atom, msg: Term },
+    /// `ALIAS_SEND`: a message to an alias.
+    AliasSend {
+        from: Pid,
+        alias: Reference,
+        msg: Term,
+    },
+    /// `LINK`.
+    Link { from: Pid, to: Pid },
+    /// The old `UNLINK` (4), from peers without `UNLINK_ID`.
+    Unlink { from: Pid, to: Pid },
+    /// `UNLINK_ID`.
+    UnlinkId { id: u64, from: Pid, to: Pid },
+    /// `UNLINK_ID_ACK`.
+    UnlinkIdAck { id: u64, from: Pid, to: Pid },
+    /// `EXIT`/`PAYLOAD_EXIT`: a linked process ended.
+    Exit { from: Pid, to: Pid, reason: Term },
+    /// `EXIT2`/`PAYLOAD_EXIT2`: `exit(To, Reason)`.
+    Exit2 { from: Pid, to: Pid, reason: Term },
+    /// `GROUP_LEADER`: set `to`'s group leader to `from`.
+    GroupLeader { from: Pid, to: Pid },
+    /// `MONITOR_P`.
+    Monitor {
+        from: Pid,
+        target: ProcRef,
+        reference: Reference,
+    },
+    /// `DEMONITOR_P`.
+    Demonitor {
+        from: Pid,
+        target: ProcRef,
+        reference: Reference,
+    },
+    /// `MONITOR_P_EXIT`/`PAYLOAD_MONITOR_P_EXIT`: a monitored process ended.
+    /// `from` is the pid or name that was monitored.
+    MonitorExit {
+        from: ProcRef,
+        to: Pid,
+        reference: Reference,
+        reason: Term,
+    },
+    /// `SPAWN_REQUEST`.
+    SpawnRequest {
+        req_id: Reference,
+        from: Pid,
+        group_leader: Pid,
+        module: Atom,
+        function: Atom,
+        args: Term,
+        opts: Term,
+    },
+    /// `SPAWN_REPLY`: `result` is the new pid or an error atom.
+    SpawnReply {
+        req_id: Reference,
+        to: Pid,
+        flags: u32,
+        result: Term,
+    },
+}
+
+/// A control message that is not one the BEAM would accept.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    /// The packet could not be decoded.
+    #[error("corrupted distribution message: {0}")]
+    Decode(#[from] DecodeError),
+    /// The packet is neither pass-through (112) nor a distribution header (131,68..70).
+    #[error("unknown distribution message kind: first bytes {0:?}")]
+    BadKind(Vec<u8>),
+    /// A control tuple of the wrong shape or with the wrong element types.
+    #[error("invalid distribution message (operation {op}): {why}")]
+    Invalid {
+        /// Operation code, or 0 when the control term was not a tuple.
+        op: u8,
+        /// What was wrong.
+        why: &'static str,
+    },
+    /// An operation erlnode does not know (newer OTP, or garbage).
+    #[error("unknown distribution operation {0}")]
+    UnknownOp(i64),
+    /// A message that needs a payload term came without one, or one that
+    /// needs none came with extra bytes.
+    #[error("distribution message (operation {op}): {why}")]
+    Payload {
+        /// Operation code.
+        op: u8,
+        /// What was wrong.
+        why: &'static str,
+    },
+    /// The packet uses a header mode that was not negotiated.
+    #[error("distribution header {0} used but not negotiated")]
+    HeaderNotNegotiated(u8),
+}
+
+/// Decodes one pass-through data frame (`112, 131 Control, [131 Payload]`).
+pub fn decode_frame(frame: &Bytes) -> Result<Signal, ControlError> {
+    match frame.first() {
+        Some(&PASS_THROUGH) => {
+            let body = frame.slice(1..);
+            let mut d = Decoder::shared(&body);
+            let ctrl = d.term_with_version()?;
+            let payload = if d.is_at_end() {
+                None
+            } else {
+                Some(d.term_with_version()?)
+            };
+            if !d.is_at_end() {
+                return Err(ControlError::Payload {
+                    op: 0,
+                    why: "bytes after the payload term",
+                });
+            }
+            Signal::from_terms(ctrl, payload)
+        }
+        _ => Err(ControlError::BadKind(
+            frame.iter().take(2).copied().collect(),
+        )),
+    }
+}
+
+fn pid(t: &Term, op: u8, why: &'static str) -> Result<Pid, ControlError> {
+    match t {
+        Term::Pid(p) => Ok(p.clone()),
+        _ => Err(ControlError::Invalid { op, why }),
+    }
+}
+
+fn reference(t: &Term, op: u8, why: &'static str) -> Result<Reference, ControlError> {
+    match t {
+        Term::Ref(r) => Ok(r.clone()),
+        _ => Err(ControlError::Invalid { op, why }),
+    }
+}
+
+fn atom(t: &Term, op: u8, why: &'static str) -> Result<Atom, ControlError> {
+    match t {
+        Term::Atom(a) => Ok(a.clone()),
+        _ => Err(ControlError::Invalid { op, why }),
+    }
+}
+
+fn proc_ref(t: &Term, op: u8, why: &'static str) -> Result<ProcRef, ControlError> {
+    match t {
+        Term::Pid(p) => Ok(ProcRef::Pid(p.clone())),
+        Term::Atom(a) => Ok(ProcRef::Name(a.clone())),
+        _ => Err(ControlError::Invalid { op, why }),
+    }
+}
+
+fn unlink_id(t: &Term, op: u8) -> Result<u64, ControlError> {
+    let bad = ControlError::Invalid {
+        op,
+        why: "unlink id must be an integer in 1..2^64-1",
+    };
+    let id = match t {
+        Term::Int(i) => u64::try_from(*i).map_err(|_| bad.clone())?,
+        Term::BigInt(b) => u64::try_from(b).map_err(|_| bad.clone())?,
+        _ => return Err(bad),
+    };
+    if id == 0 {
+        return Err(bad);
+    }
+    Ok(id)
+}
+
+impl Signal {
+    /// Interprets a control tuple and its optional payload term.
+    pub fn from_terms(ctrl: Term, payload: Option<Term>) -> Result<Signal, ControlError> {
+        let t = match ctrl.as_tuple() {
+            Some(t) if !t.is_empty() => t,
+            _ => {
+                return Err(ControlError::Invalid {
+                    op: 0,
+                    why: "control message is not a non-empty tuple",
+                });
+            }
+        };
+        let code = match &t[0] {
+            Term::Int(i) => *i,
+            _ => {
+                return Err(ControlError::Invalid {
+                    op: 0,
+                    why: "operation is not an integer",
+                });
+            }
+        };
+        let op = u8::try_from(code).map_err(|_| ControlError::UnknownOp(code))?;
+        let arity = |n: usize| -> Result<(), ControlError> {
+            if t.len() == n {
+                Ok(())
+            } else {
+                Err(ControlError::Invalid {
+                    op,
+                    why: "wrong tuple arity",
+                })
+            }
+        };
+        let needs_payload = |p: Option<Term>| -> Result<Term, ControlError> {
+            p.ok_or(ControlError::Payload {
+                op,
+                why: "payload term missing",
+            })
+        };
+        let no_payload = |p: &Option<Term>| -> Result<(), ControlError> {
+            if p.is_some() {
+                Err(ControlError::Payload {
+                    op,
+                    why: "unexpected payload term",
+                })
+            } else {
+                Ok(())
+            }
+        };
+        use op::*;
+        let sig = match op {
+            LINK => {
+                arity(3)?;
+                no_payload(&payload)?;
+                Signal::Link {
+                    from: pid(&t[1], op, "from must be a pid")?,
+                    to: pid(&t[2], op, "to must be a pid")?,
+                }
+            }
+            SEND | SEND_TT => {
+                arity(if op == SEND { 3 } else { 4 })?;
+                Signal::Send {
+                    from: None,
+                    to: pid(&t[2], op, "to must be a pid")?,
+                    msg: needs_payload(payload)?,
+                }
+            }
+            SEND_SENDER | SEND_SENDER_TT => {
+                arity(if op == SEND_SENDER { 3 } else { 4 })?;
+                Signal::Send {
+                    from: Some(pid(&t[1], op, "from must be a pid")?),
+                    to: pid(&t[2], op, "to must be a pid")?,
+                    msg: needs_payload(payload)?,
+                }
+            }
+            EXIT | EXIT_TT | EXIT2 | EXIT2_TT => {
+                let tt = op == EXIT_TT || op == EXIT2_TT;
+                arity(if tt { 5 } else { 4 })?;
+                no_payload(&payload)?;
+                let from = pid(&t[1], op, "from must be a pid")?;
+                let to = pid(&t[2], op, "to must be a pid")?;
+                let reason = t[if tt { 4 } else { 3 }].clone();
+                if op == EXIT || op == EXIT_TT {
+                    Signal::Exit { from, to, reason }
+                } else {
+                    Signal::Exit2 { from, to, reason }
+                }
+            }
+            PAYLOAD_EXIT | PAYLOAD_EXIT_TT | PAYLOAD_EXIT2 | PAYLOAD_EXIT2_TT => {
+                let tt = op == PAYLOAD_EXIT_TT || op == PAYLOAD_EXIT2_TT;
+                arity(if tt { 4 } else { 3 })?;
+                let from = pid(&t[1], op, "from must be a pid")?;
+                let to = pid(&t[2], op, "to must be a pid")?;
+                let reason = needs_payload(payload)?;
+                if op == PAYLOAD_EXIT || op == PAYLOAD_EXIT_TT {
+                    Signal::Exit { from, to, reason }
+                } else {
+                    Signal::Exit2 { from, to, reason }
+                }
+            }
+            UNLINK => {
+                arity(3)?;
+                no_payload(&payload)?;
+                Signal::Unlink {
+                    from: pid(&t[1], op, "from must be a pid")?,
+                    to: pid(&t[2], op, "to must be a pid")?,
+                }
+            }
+            REG_SEND | REG_SEND_TT => {
+                arity(if op == REG_SEND { 4 } else { 5 })?;
+                Signal::RegSend {
+                    from: pid(&t[1], op, "from must be a pid")?,
+                    to: atom(&t[3], op, "name must be an atom")?,
+                    msg: needs_payload(payload)?,
+                }
+            }
+            GROUP_LEADER => {
+                arity(3)?;
+                no_payload(&payload)?;
+                Signal::GroupLeader {
+                    from: pid(&t[1], op, "group leader must be a pid")?,
+                    to: pid(&t[2], op, "to must be a pid")?,
+                }
+            }
+            MONITOR_P | DEMONITOR_P => {
+                arity(4)?;
+                no_payload(&payload)?;
+                let from = pid(&t[1], op, "from must be a pid")?;
+                let target = proc_ref(&t[2], op, "target must be a pid or an atom")?;
+                let reference = reference(&t[3], op, "monitor reference must be a reference")?;
+                if op == MONITOR_P {
+                    Signal::Monitor {
+                        from,
+                        target,
+                        reference,
+                    }
+                } else {
+                    Signal::Demonitor {
+                        from,
+                        target,
+                        reference,
+                    }
+                }
+            }
+            MONITOR_P_EXIT => {
+                arity(5)?;
+                no_payload(&payload)?;
+                Signal::MonitorExit {
+                    from: proc_ref(&t[1], op, "from must be a pid or an atom")?,
+                    to: pid(&t[2], op, "to must be a pid")?,
+                    reference: reference(&t[3], op, "monitor reference must be a reference")?,
+                    reason: t[4].clone(),
+                }
+            }
+            PAYLOAD_MONITOR_P_EXIT => {
+                arity(4)?;
+                Signal::MonitorExit {
+                    from: proc_ref(&t[1], op, "from must be a pid or an atom")?,
+                    to: pid(&t[2], op, "to must be a pid")?,
+                    reference: reference(&t[3], op, "monitor reference must be a reference")?,
+                    reason: needs_payload(payload)?,
+                }
+            }
+            SPAWN_REQUEST | SPAWN_REQUEST_TT => {
+                arity(if op == SPAWN_REQUEST { 6 } else { 7 })?;
+                let mfa =
+                    t[4].as_tuple()
+                        .filter(|m| m.len() == 3)
+                        .ok_or(ControlError::Invalid {
+                            op,
+                            why: "{M,F,Arity} expected",
+                        })?;
+                let args = needs_payload(payload)?;
+                let opts = t[5].clone();
+                if opts.as_list().is_none() {
+                    return Err(ControlError::Invalid {
+                        op,
+                        why: "spawn options must be a proper list",
+                    });
+                }
+                let arity = mfa[2].as_i64().ok_or(ControlError::Invalid {
+                    op,
+                    why: "arity must be an integer",
+                })?;
+                if args.as_list().map(|a| a.len() as i64) != Some(arity) {
+                    return Err(ControlError::Invalid {
+                        op,
+                        why: "argument list does not match the arity",
+                    });
+                }
+                Signal::SpawnRequest {
+                    req_id: reference(&t[1], op, "request id must be a reference")?,
+                    from: pid(&t[2], op, "from must be a pid")?,
+                    group_leader: pid(&t[3], op, "group leader must be a pid")?,
+                    module: atom(&mfa[0], op, "module must be an atom")?,
+                    function: atom(&mfa[1], op, "function must be an atom")?,
+                    args,
+                    opts,
+                }
+            }
+            SPAWN_REPLY | SPAWN_REPLY_TT => {
+                arity(if op == SPAWN_REPLY { 5 } else { 6 })?;
+                no_payload(&payload)?;
+                let flags = t[3]
+                    .as_i64()
+                    .and_then(|f| u32::try_from(f).ok())
+                    .filter(|f| *f < 1 << 27)
+                    .ok_or(ControlError::Invalid {
+                        op,
+                        why: "bad spawn reply flags",
+                    })?;
+                Signal::SpawnReply {
+                    req_id: reference(&t[1], op, "request id must be a reference")?,
+                    to: pid(&t[2], op, "to must be a pid")?,
+                    flags,
+                    result: t[4].clone(),
+                }
+            }
+            ALIAS_SEND | ALIAS_SEND_TT => {
+                arity(if op == ALIAS_SEND { 3 } else { 4 })?;
+                Signal::AliasSend {
+                    from: pid(&t[1], op, "from must be a pid")?,
+                    alias: reference(&t[2], op, "alias must be a reference")?,
+                    msg: needs_payload(payload)?,
+                }
+            }
+            UNLINK_ID | UNLINK_ID_ACK => {
+                arity(4)?;
+                no_payload(&payload)?;
+                let id = unlink_id(&t[1], op)?;
+                let from = pid(&t[2], op, "from must be a pid")?;
+                let to = pid(&t[3], op, "to must be a pid")?;
+                if op == UNLINK_ID {
+                    Signal::UnlinkId { id, from, to }
+                } else {
+                    Signal::UnlinkIdAck { id, from, to }
+                }
+            }
+            ALTACT_SIG_SEND => {
+                if t.len() < 4 {
+                    return Err(ControlError::Invalid {
+                        op,
+                        why: "wrong tuple arity",
+                    });
+                }
+                let flags = t[1].as_i64().ok_or(ControlError::Invalid {
+                    op,
+                    why: "flags must be an integer",
+                })?;
+                if flags & altact::TOKEN != 0 && t.len() < 5 {
+                    return Err(ControlError::Invalid {
+                        op,
+                        why: "token flag without a token",
+                    });
+                }
+                let from = pid(&t[2], op, "sender must be a pid")?;
+                let body = needs_payload(payload)?;
+                if flags & altact::EXIT != 0 {
+                    Signal::Exit2 {
+                        from,
+                        to: pid(&t[3], op, "exit target must be a pid")?,
+                        reason: body,
+                    }
+                } else if flags & altact::ALIAS != 0 {
+                    Signal::AliasSend {
+                        from,
+                        alias: reference(&t[3], op, "alias must be a reference")?,
+                        msg: body,
+                    }
+                } else if flags & altact::NAME != 0 {
+                    Signal::RegSend {
+                        from,
+                        to: atom(&t[3], op, "name must be an atom")?,
+                        msg: body,
+                    }
+                } else {
+                    Signal::Send {
+                        from: Some(from),
+                        to: pid(&t[3], op, "to must be a pid")?,
+                        msg: body,
+                    }
+                }
+            }
+            NODE_LINK => {
+                return Err(ControlError::Invalid {
+                    op,
+                    why: "NODE_LINK is not used by any OTP release",
+                });
+            }
+            _ => return Err(ControlError::UnknownOp(code)),
+        };
+        Ok(sig)
+    }
+
+    /// The pid the signal comes from, when it names one. The BEAM refuses
+    /// link, exit and monitor signals whose sender is not on the peer's node.
+    pub fn sender(&self) -> Option<&Pid> {
+        match self {
+            Signal::Send { from, .. } => from.as_ref(),
+            Signal::RegSend { from, .. }
+            | Signal::AliasSend { from, .. }
+            | Signal::Link { from, .. }
+            | Signal::Unlink { from, .. }
+            | Signal::UnlinkId { from, .. }
+            | Signal::UnlinkIdAck { from, .. }
+            | Signal::Exit { from, .. }
+            | Signal::Exit2 { from, .. }
+            | Signal::Monitor { from, .. }
+            | Signal::Demonitor { from, .. }
+            | Signal::SpawnRequest { from, .. } => Some(from),
+            Signal::MonitorExit {
+                from: ProcRef::Pid(p),
+                ..
+            } => Some(p),
+            Signal::GroupLeader { .. } | Signal::MonitorExit { .. } | Signal::SpawnReply { .. } => {
+                None
+            }
+        }
+    }
+}
+
+/// Writes `t` without its version byte.
+fn put(out: &mut Vec<u8>, t: &Term) -> Result<(), EncodeError> {
+    t.encode_body_into(out, None)
+}
+
+fn put_pid(out: &mut Vec<u8>, p: &Pid) -> Result<(), EncodeError> {
+    put(out, &Term::Pid(p.clone()))
+}
+
+fn put_ref(out: &mut Vec<u8>, r: &Reference) -> Result<(), EncodeError> {
+    put(out, &Term::Ref(r.clone()))
+}
+
+fn put_atom(out: &mut Vec<u8>, a: &Atom) -> Result<(), EncodeError> {
+    put(out, &Term::Atom(a.clone()))
+}
+
+/// Starts a control tuple: `131, SMALL_TUPLE_EXT, arity, SMALL_INTEGER_EXT, op`.
+fn tuple_head(out: &mut Vec<u8>, arity: u8, op: u8) {
+    out.extend_from_slice(&[131, 104, arity, 97, op]);
+}
+
+/// Appends one length-prefixed pass-through frame for `sig`, spelled as the
+/// BEAM would spell it for a peer with `flags` (PROTOCOL.md §5 "What the BEAM
+/// sends"). The caller has checked that the peer can take the signal at all
+/// (e.g. `ALIAS_SEND` needs `DFLAG_ALIAS`).
+pub fn encode_frame(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    let start = out.len();
+    out.extend_from_slice(&[0, 0, 0, 0, PASS_THROUGH]);
+    if let Err(e) = encode_body(sig, flags, out) {
+        out.truncate(start);
+        return Err(e);
+    }
+    let len = out.len() - start - 4;
+    let Ok(len32) = u32::try_from(len) else {
+        out.truncate(start);
+        return Err(EncodeError::TooLarge {
+            what: "distribution message",
+            len,
+        });
+    };
+    out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
+    Ok(())
+}
+
+fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+    use op::*;
+    let payload_exits = flags.contains(DistFlags::EXIT_PAYLOAD);
+    let msg = |out: &mut Vec<u8>, t: &Term| -> Result<(), EncodeError> {
+        out.push(131);
+        put(out, t)
+    };
+    match sig {
+        Signal::Send { from, to, msg: m } => {
+            match from {
+                Some(f) if flags.contains(DistFlags::SEND_SENDER) => {
+                    tuple_head(out, 3, SEND_SENDER);
+                    put_pid(out, f)?;
+                }
+                _ => {
+                    tuple_head(out, 3, SEND);
+                    put_atom(out, &Atom::default())?;
+                }
+            }
+            put_pid(out, to)?;
+            msg(out, m)
+        }
+        Signal::RegSend { from, to, msg: m } => {
+            tuple_head(out, 4, REG_SEND);
+            put_pid(out, from)?;
+            put_atom(out, &Atom::default())?;
+            put_atom(out, to)?;
+            msg(out, m)
+        }
+        Signal::AliasSend {
+            from,
+            alias,
+            msg: m,
+        } => {
+            tuple_head(out, 3, ALIAS_SEND);
+            put_pid(out, from)?;
+            put_ref(out, alias)?;
+            msg(out, m)
+        }
+        Signal::Link { from, to }
+        | Signal::Unlink { from, to }
+        | Signal::GroupLeader { from, to } => {
+            let code = match sig {
+                Signal::Link { .. } => LINK,
+                Signal::Unlink { .. } => UNLINK,
+                _ => GROUP_LEADER,
+            };
+            tuple_head(out, 3, code);
+            put_pid(out, from)?;
+            put_pid(out, to)
+        }
+        Signal::UnlinkId { id, from, to } | Signal::UnlinkIdAck { id, from, to } => {
+            tuple_head(
+                out,
+                4,
+                if matches!(sig, Signal::UnlinkId { .. }) {
+                    UNLINK_ID
+                } else {
+                    UNLINK_ID_ACK
+                },
+            );
+            put(out, &Term::from(*id))?;
+            put_pid(out, from)?;
+            put_pid(out, to)
+        }
+        Signal::Exit { from, to, reason } | Signal::Exit2 { from, to, reason } => {
+            let exit2 = matches!(sig, Signal::Exit2 { .. });
+            if payload_exits {
+                tuple_head(out, 3, if exit2 { PAYLOAD_EXIT2 } else { PAYLOAD_EXIT });
+                put_pid(out, from)?;
+                put_pid(out, to)?;
+                msg(out, reason)
+            } else {
+                tuple_head(out, 4, if exit2 { EXIT2 } else { EXIT });
+                put_pid(out, from)?;
+                put_pid(out, to)?;
+                put(out, reason)
+            }
+        }
+        Signal::Monitor {
+            from,
+            target,
+            reference,
+        }
+        | Signal::Demonitor {
+            from,
+            target,
+            reference,
+        } => {
+            tuple_head(
+                out,
+                4,
+                if matches!(sig, Signal::Monitor { .. }) {
+                    MONITOR_P
+                } else {
+                    DEMONITOR_P
+                },
+            );
+            put_pid(out, from)?;
+            put(out, &target.to_term())?;
+            put_ref(out, reference)
+        }
+        Signal::MonitorExit {
+            from,
+            to,
+            reference,
+            reason,
+        } => {
+            if payload_exits {
+                tuple_head(out, 4, PAYLOAD_MONITOR_P_EXIT);
+            } else {
+                tuple_head(out, 5, MONITOR_P_EXIT);
+            }
+            put(out, &from.to_term())?;
+            put_pid(out, to)?;
+            put_ref(out, reference)?;
+            if payload_exits {
+                msg(out, reason)
+            } else {
+                put(out, reason)
+            }
+        }
+        Signal::SpawnRequest {
+            req_id,
+            from,
+            group_leader,
+            module,
+            function,
+            args,
+            opts,
+        } => {
+            tuple_head(out, 6, SPAWN_REQUEST);
+            put_ref(out, req_id)?;
+            put_pid(out, from)?;
+            put_pid(out, group_leader)?;
+            let arity = args.as_list().map_or(0, |a| a.len());
+            let arity = i64::try_from(arity).unwrap_or(i64::MAX);
+            put(
+                out,
+                &Term::Tuple(vec![
+                    Term::Atom(module.clone()),
+                    Term::Atom(function.clone()),
+                    Term::Int(arity),
+                ]),
+            )?;
+            put(out, opts)?;
+            msg(out, args)
+        }
+        Signal::SpawnReply {
+            req_id,
+            to,
+            flags: f,
+            result,
+        } => {
+            tuple_head(out, 5, SPAWN_REPLY);
+            put_ref(out, req_id)?;
+            put_pid(out, to)?;
+            put(out, &Term::Int(i64::from(*f)))?;
+            put(out, result)
+        }
+    }
+}

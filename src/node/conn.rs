@@ -1,0 +1,532 @@
+//! Connections to peer nodes: the table that dedupes dials, and the one task
+//! that owns each socket once the handshake is done.
+//!
+//! A [`Conn`] exists per peer from the first send on: signals queue in its
+//! channel while the dial and handshake run, and leave in order once the
+//! connection is up. Whichever socket wins (our dial, or the peer's dial on a
+//! simultaneous connect) takes the queue. When the connection ends, every
+//! link and monitor that lived on it fires once (`sweep_connection`).
+
+use super::NodeInner;
+use crate::dist::control::{self, Signal};
+use crate::dist::frame::{self, Frame, TICK};
+use crate::handshake::DistFlags;
+use crate::term::Atom;
+use bytes::BytesMut;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Bytes of encoded output gathered before the connection stops taking more
+/// signals from its queue and writes: large enough that pipelined messages
+/// leave in few syscalls, small enough to keep latency and memory low.
+pub const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
+/// Initial receive buffer; it grows to fit the largest frame in flight.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Why a connection went down; the reasons OTP reports in `nodedown`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownReason {
+    /// The peer closed the socket, or it failed.
+    ConnectionClosed,
+    /// Nothing was received for a whole net_ticktime.
+    NetTickTimeout,
+    /// `disconnect` was called (here or, seen as a close, on the peer).
+    Disconnect,
+    /// The connection could not be set up.
+    ConnectFailed(String),
+    /// The peer broke the protocol; the text says how.
+    ProtocolError(String),
+}
+
+impl DownReason {
+    /// The atom OTP uses as `nodedown_reason`.
+    pub fn as_atom(&self) -> &'static str {
+        match self {
+            DownReason::ConnectionClosed | DownReason::ProtocolError(_) => "connection_closed",
+            DownReason::NetTickTimeout => "net_tick_timeout",
+            DownReason::Disconnect => "disconnect",
+            DownReason::ConnectFailed(_) => "connect_failed",
+        }
+    }
+}
+
+impl std::fmt::Display for DownReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DownReason::ConnectFailed(why) => write!(f, "connect_failed ({why})"),
+            DownReason::ProtocolError(why) => {
+                write!(f, "connection_closed (protocol error: {why})")
+            }
+            other => f.write_str(other.as_atom()),
+        }
+    }
+}
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Dial or handshake under way.
+    Connecting,
+    /// Established with these negotiated flags.
+    Up(DistFlags),
+    /// Gone.
+    Down(DownReason),
+}
+
+/// One peer connection (or attempt), shared by everyone who sends to it.
+pub(crate) struct Conn {
+    pub id: u64,
+    pub peer: Atom,
+    tx: mpsc::UnboundedSender<Signal>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Signal>>>,
+    pub phase: watch::Sender<Phase>,
+    /// Cancels the connection (disconnect) or the dial (simultaneous connect lost).
+    pub kill: CancellationToken,
+    /// Cancels only our own dial, when the peer's simultaneous dial wins.
+    pub cancel_dial: CancellationToken,
+}
+
+impl Conn {
+    fn new(id: u64, peer: Atom) -> Conn {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Conn {
+            id,
+            peer,
+            tx,
+            rx: Mutex::new(Some(rx)),
+            phase: watch::channel(Phase::Connecting).0,
+            kill: CancellationToken::new(),
+            cancel_dial: CancellationToken::new(),
+        }
+    }
+
+    /// Negotiated flags once up.
+    pub(crate) fn flags(&self) -> Option<DistFlags> {
+        match &*self.phase.borrow() {
+            Phase::Up(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Signal>> {
+        self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Waits until the connection is up (`Some(flags)`) or has failed (`None`).
+    pub(crate) async fn wait_up(&self) -> Option<DistFlags> {
+        let mut rx = self.phase.subscribe();
+        loop {
+            match &*rx.borrow_and_update() {
+                Phase::Up(f) => return Some(*f),
+                Phase::Down(_) => return None,
+                Phase::Connecting => {}
+            }
+            if rx.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+/// Node events, as `net_kernel:monitor_nodes/2` reports them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A connection to the node came up.
+    Up {
+        /// The peer.
+        node: Atom,
+    },
+    /// The connection went down.
+    Down {
+        /// The peer.
+        node: Atom,
+        /// Why.
+        reason: DownReason,
+    },
+}
+
+/// What the acceptor answers a peer's send_name, given our connection table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AcceptDecision {
+    /// No connection to the peer yet: take this one.
+    Ok(Arc<ConnRef>),
+    /// Our own dial to the peer loses the tie-break: this one takes its queue.
+    OkSimultaneous(Arc<ConnRef>),
+    /// Our own dial wins the tie-break.
+    Nok,
+    /// A connection is up already: ask the peer whether this is a new one.
+    Alive,
+}
+
+/// A `Conn` by identity, so that decisions can compare them.
+#[derive(Clone)]
+pub(crate) struct ConnRef(pub Arc<Conn>);
+impl PartialEq for ConnRef {
+    fn eq(&self, o: &ConnRef) -> bool {
+        Arc::ptr_eq(&self.0, &o.0)
+    }
+}
+impl Eq for ConnRef {}
+impl std::fmt::Debug for ConnRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Conn#{}({})", self.0.id, self.0.peer)
+    }
+}
+
+impl NodeInner {
+    /// The connection to `peer`, starting a dial if there is none.
+    pub(crate) fn conn_for(self: &Arc<Self>, peer: &Atom) -> Arc<Conn> {
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = conns.get(peer) {
+            return c.clone();
+        }
+        let c = Arc::new(Conn::new(self.next_conn_id(), peer.clone()));
+        conns.insert(peer.clone(), c.clone());
+        drop(conns);
+        let node = self.clone();
+        let dial = c.clone();
+        tokio::spawn(async move { node.dial(dial).await });
+        c
+    }
+
+    /// The connection to `peer` if one exists (connecting or up).
+    pub(crate) fn existing_conn(&self, peer: &Atom) -> Option<Arc<Conn>> {
+        self.conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(peer)
+            .cloned()
+    }
+
+    /// Queues a signal on a connection; if the connection is gone, the
+    /// signal gets the BEAM's no-connection treatment.
+    pub(crate) fn push(self: &Arc<Self>, conn: &Conn, sig: Signal) {
+        if let Err(mpsc::error::SendError(sig)) = conn.tx.send(sig) {
+            self.undeliverable(sig);
+        }
+    }
+
+    /// Sends a signal to `node`: local dispatch or the peer connection.
+    pub(crate) fn route(self: &Arc<Self>, node: &Atom, sig: Signal) {
+        if *node == self.name {
+            self.handle_signal(sig, None);
+        } else if self.is_shutting_down() {
+            self.undeliverable(sig);
+        } else {
+            let c = self.conn_for(node);
+            self.push(&c, sig);
+        }
+    }
+
+    /// Connects to `peer` (if needed) and waits for the outcome.
+    pub(crate) async fn connect_atom(self: &Arc<Self>, peer: &Atom) -> Option<DistFlags> {
+        if *peer == self.name {
+            return None;
+        }
+        let c = self.conn_for(peer);
+        c.wait_up().await
+    }
+
+    /// Closes the connection to `peer`; true if there was one.
+    pub(crate) fn disconnect_atom(&self, peer: &Atom) -> bool {
+        match self.existing_conn(peer) {
+            Some(c) => {
+                c.kill.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Our dial: EPMD lookup, TCP connect, handshake, then the connection loop.
+    async fn dial(self: Arc<Self>, conn: Arc<Conn>) {
+        let outcome = tokio::select! {
+            r = self.dial_handshake(&conn.peer) => Some(r),
+            _ = conn.cancel_dial.cancelled() => None,
+            _ = conn.kill.cancelled() => Some(Err(DialError::Failed("disconnected while connecting".into()))),
+        };
+        match outcome {
+            // The peer's simultaneous dial took over this Conn.
+            None => {}
+            Some(Ok(est)) => match conn.take_queue() {
+                Some(queue) => self.run(conn, est, queue).await,
+                None => {
+                    tracing::debug!(peer = %conn.peer, "dial finished after the peer's connection took over")
+                }
+            },
+            Some(Err(DialError::Nok)) => {
+                // The peer's dial wins the tie-break; it arrives on our
+                // listener and takes this Conn over. If it never does, fail.
+                let waited = tokio::time::timeout(self.cfg.handshake_timeout, conn.wait_up()).await;
+                if !matches!(waited, Ok(Some(_))) && conn.take_queue().is_some() {
+                    self.conn_failed(
+                        &conn,
+                        "the peer won the simultaneous connect, but its connection never came"
+                            .into(),
+                    );
+                }
+            }
+            Some(Err(DialError::Failed(why))) => {
+                if conn.take_queue().is_some() {
+                    self.conn_failed(&conn, why);
+                }
+            }
+        }
+    }
+
+    /// A Conn whose setup failed (queue already taken by the caller).
+    fn conn_failed(self: &Arc<Self>, conn: &Arc<Conn>, why: String) {
+        tracing::info!(peer = %conn.peer, "cannot connect: {why}");
+        self.finish(conn, None, DownReason::ConnectFailed(why), false);
+    }
+
+    /// Removes a Conn from the table, fails what was queued on it, fires its
+    /// links and monitors, and tells node monitors.
+    fn finish(
+        self: &Arc<Self>,
+        conn: &Arc<Conn>,
+        queue: Option<mpsc::UnboundedReceiver<Signal>>,
+        reason: DownReason,
+        was_up: bool,
+    ) {
+        {
+            let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+            if conns.get(&conn.peer).is_some_and(|c| c.id == conn.id) {
+                conns.remove(&conn.peer);
+            }
+        }
+        conn.phase.send_replace(Phase::Down(reason.clone()));
+        // Anything still queued (or queued from now on) cannot go out.
+        let mut queue = queue.or_else(|| conn.take_queue());
+        if let Some(q) = queue.as_mut() {
+            q.close();
+            while let Ok(sig) = q.try_recv() {
+                self.undeliverable(sig);
+            }
+        }
+        self.sweep_connection(&conn.peer, conn.id);
+        if was_up {
+            tracing::info!(node = %conn.peer, reason = %reason, "nodedown");
+            let _ = self.events.send(NodeEvent::Down {
+                node: conn.peer.clone(),
+                reason,
+            });
+        }
+    }
+
+    /// Runs an established connection until it ends.
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        conn: Arc<Conn>,
+        est: Established,
+        queue: mpsc::UnboundedReceiver<Signal>,
+    ) {
+        let Established {
+            reader,
+            writer,
+            flags,
+            leftover,
+        } = est;
+        conn.phase.send_replace(Phase::Up(flags));
+        tracing::info!(node = %conn.peer, "nodeup");
+        let _ = self.events.send(NodeEvent::Up {
+            node: conn.peer.clone(),
+        });
+        let mut io = ConnIo {
+            node: &self,
+            conn: &conn,
+            flags,
+            rbuf: leftover,
+            wbuf: Vec::new(),
+            wpos: 0,
+            queue,
+        };
+        let reason = io.run(reader, writer).await;
+        let ConnIo { queue, .. } = io;
+        self.finish(&conn, Some(queue), reason, true);
+    }
+}
+
+/// A connection after its handshake: the socket halves, the negotiated
+/// flags, and bytes read past the last handshake message.
+pub(crate) struct Established {
+    pub reader: Box<dyn AsyncRead + Send + Unpin>,
+    pub writer: Box<dyn AsyncWrite + Send + Unpin>,
+    pub flags: DistFlags,
+    pub leftover: BytesMut,
+}
+
+/// Why a dial did not produce a connection.
+#[derive(Debug)]
+pub(crate) enum DialError {
+    /// The peer answered `nok`: its own dial to us wins.
+    Nok,
+    /// Anything else, explained.
+    Failed(String),
+}
+
+struct ConnIo<'a> {
+    node: &'a Arc<NodeInner>,
+    conn: &'a Arc<Conn>,
+    flags: DistFlags,
+    rbuf: BytesMut,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    queue: mpsc::UnboundedReceiver<Signal>,
+}
+
+impl ConnIo<'_> {
+    async fn run(
+        &mut self,
+        mut reader: Box<dyn AsyncRead + Send + Unpin>,
+        mut writer: Box<dyn AsyncWrite + Send + Unpin>,
+    ) -> DownReason {
+        let ticktime = self.node.cfg.net_ticktime;
+        let mut ticker = tokio::time::interval(ticktime / 4);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticker.reset();
+        let mut last_read = Instant::now();
+        // Whether anything went out since the last tick period / peer tick.
+        let mut wrote_this_period = false;
+        let mut wrote_since_peer_tick = false;
+        let shutdown = self.node.shutdown.clone();
+        self.rbuf.reserve(READ_BUFFER_BYTES);
+        // Frames that arrived with the handshake's last message.
+        if let Err(r) = self.process_frames(&mut wrote_since_peer_tick) {
+            return r;
+        }
+        loop {
+            let want_queue = self.wbuf.len() < WRITE_BATCH_BYTES;
+            let have_output = self.wpos < self.wbuf.len();
+            tokio::select! {
+                r = reader.read_buf(&mut self.rbuf) => match r {
+                    Ok(0) => return DownReason::ConnectionClosed,
+                    Ok(_) => {
+                        last_read = Instant::now();
+                        if let Err(r) = self.process_frames(&mut wrote_since_peer_tick) {
+                            return r;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %self.conn.peer, "read failed: {e}");
+                        return DownReason::ConnectionClosed;
+                    }
+                },
+                sig = self.queue.recv(), if want_queue => match sig {
+                    Some(sig) => {
+                        self.encode(&sig);
+                        while self.wbuf.len() < WRITE_BATCH_BYTES {
+                            match self.queue.try_recv() {
+                                Ok(sig) => self.encode(&sig),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    // Cannot happen: the Conn holds a sender.
+                    None => return DownReason::Disconnect,
+                },
+                w = writer.write(&self.wbuf[self.wpos..]), if have_output => match w {
+                    Ok(0) => return DownReason::ConnectionClosed,
+                    Ok(n) => {
+                        wrote_this_period = true;
+                        wrote_since_peer_tick = true;
+                        self.wpos += n;
+                        if self.wpos == self.wbuf.len() {
+                            self.wbuf.clear();
+                            self.wpos = 0;
+                            // Keep a big message's buffer from pinning memory.
+                            if self.wbuf.capacity() > 4 * WRITE_BATCH_BYTES {
+                                self.wbuf = Vec::new();
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %self.conn.peer, "write failed: {e}");
+                        return DownReason::ConnectionClosed;
+                    }
+                },
+                _ = ticker.tick() => {
+                    if last_read.elapsed() >= ticktime {
+                        tracing::warn!(node = %self.conn.peer, "** Node {} not responding ** ** Removing (timedout connection) **", self.conn.peer);
+                        return DownReason::NetTickTimeout;
+                    }
+                    if !wrote_this_period && self.wbuf.is_empty() {
+                        self.wbuf.extend_from_slice(&TICK);
+                    }
+                    wrote_this_period = false;
+                },
+                _ = self.conn.kill.cancelled() => {
+                    let _ = writer.write_all(&self.wbuf[self.wpos..]).await;
+                    let _ = writer.shutdown().await;
+                    return DownReason::Disconnect;
+                },
+                _ = shutdown.cancelled() => {
+                    let _ = writer.write_all(&self.wbuf[self.wpos..]).await;
+                    let _ = writer.shutdown().await;
+                    return DownReason::Disconnect;
+                },
+            }
+        }
+    }
+
+    /// Encodes one outgoing signal; a term that cannot be encoded is dropped
+    /// with a log line (the connection stays up).
+    fn encode(&mut self, sig: &Signal) {
+        if let Err(e) = control::encode_frame(sig, self.flags, &mut self.wbuf) {
+            tracing::warn!(peer = %self.conn.peer, "message not sent: {e}");
+        }
+    }
+
+    /// Handles every complete frame in the receive buffer.
+    fn process_frames(&mut self, wrote_since_peer_tick: &mut bool) -> Result<(), DownReason> {
+        loop {
+            match frame::next_frame(&mut self.rbuf, self.node.cfg.max_frame_len) {
+                Ok(None) => return Ok(()),
+                Ok(Some(Frame::Tick)) => {
+                    // Answer a tick when we have been silent since the peer's
+                    // last one, so a peer with a shorter net_ticktime than
+                    // ours never times us out.
+                    if !*wrote_since_peer_tick && self.wbuf.is_empty() {
+                        self.wbuf.extend_from_slice(&TICK);
+                    }
+                    *wrote_since_peer_tick = false;
+                }
+                Ok(Some(Frame::Data(bytes))) => match control::decode_frame(&bytes) {
+                    Ok(sig) => {
+                        if let Some(from) = sig.sender() {
+                            if from.node != self.conn.peer {
+                                let why =
+                                    format!("sender {from:?} is not on node {}", self.conn.peer);
+                                tracing::warn!(peer = %self.conn.peer, "invalid distribution message: {why}; closing the connection");
+                                return Err(DownReason::ProtocolError(why));
+                            }
+                        }
+                        self.node
+                            .handle_signal(sig, Some((&self.conn.peer, self.conn.id)));
+                    }
+                    Err(e) => {
+                        tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");
+                        return Err(DownReason::ProtocolError(e.to_string()));
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");
+                    return Err(DownReason::ProtocolError(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
+/// Time allowed to connect the TCP socket to a peer.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(7);
+impl NodeInner {
+    async fn dial_handshake(self: &Arc<Self>, _peer: &Atom) -> Result<Established, DialError> {
+        todo!()
+    }
+}

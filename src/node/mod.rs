@@ -1,0 +1,342 @@
+//! The node: its name and creation, its processes and registered names, its
+//! connections, and the services a BEAM expects to find on a peer.
+//!
+//! [`Node`] is the handle users hold. Dropping the last handle shuts the node
+//! down: connections close (peers see `nodedown`) and the EPMD registration
+//! ends. Internally everything holds an `Arc<NodeInner>`.
+
+mod conn;
+mod handle;
+mod local;
+mod mailbox;
+mod process;
+
+pub use conn::{DownReason, NodeEvent, WRITE_BATCH_BYTES};
+pub use handle::{Node, PING_TIMEOUT};
+pub use mailbox::{CallError, Dest, Exited, Mailbox, MonitorTarget};
+
+use crate::dist::Signal;
+use crate::term::{Atom, Pid, Reference, Term};
+use conn::Conn;
+use process::Proc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+/// OTP's default `net_ticktime`.
+pub const DEFAULT_NET_TICKTIME: Duration = Duration::from_secs(60);
+
+/// OTP's `net_setuptime`: each handshake step must finish within it.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(7);
+
+/// Node events kept for a slow `monitor_nodes` subscriber before it starts
+/// missing some (it is told how many it missed).
+const NODE_EVENT_BUFFER: usize = 1024;
+
+/// Errors from starting or using a node.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// A node or registered name is not valid.
+    #[error("invalid name: {0}")]
+    BadName(String),
+    /// A registered name is taken.
+    #[error("name {0} is already registered on this node")]
+    NameTaken(String),
+    /// The process already has a registered name.
+    #[error("process {pid:?} is already registered as {name}")]
+    AlreadyRegistered {
+        /// The process.
+        pid: Pid,
+        /// Its current name.
+        name: String,
+    },
+    /// The process has exited.
+    #[error("process {0:?} has exited")]
+    NoProc(Pid),
+    /// Listening for peers failed.
+    #[error("cannot listen for distribution connections on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// EPMD registration failed.
+    #[error("cannot register with EPMD: {0}")]
+    Epmd(String),
+    /// No usable cookie.
+    #[error("{0}")]
+    Cookie(String),
+}
+
+/// Settings shared by every part of a running node.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub net_ticktime: Duration,
+    pub handshake_timeout: Duration,
+    pub max_frame_len: usize,
+    pub epmd_port: u16,
+    pub long_names: bool,
+}
+
+/// The shared state of a running node.
+pub(crate) struct NodeInner {
+    pub name: Atom,
+    pub creation: u32,
+    pub cfg: Config,
+    procs: Mutex<HashMap<(u32, u32), Arc<Proc>>>,
+    names: Mutex<HashMap<Atom, Arc<Proc>>>,
+    aliases: Mutex<HashMap<Reference, Arc<Proc>>>,
+    pub(crate) conns: Mutex<HashMap<Atom, Arc<Conn>>>,
+    pub(crate) events: broadcast::Sender<NodeEvent>,
+    pub(crate) shutdown: CancellationToken,
+    next_pid: AtomicU64,
+    next_ref: AtomicU64,
+    next_conn: AtomicU64,
+    next_unlink: AtomicU64,
+    /// Random third reference word, so references differ across restarts
+    /// even with the same creation.
+    ref_salt: u32,
+}
+
+/// Pid numbers: 15 bits of id and 13 of serial, the ranges every OTP
+/// release accepts (V4_NC allows 32 bits each, but older peers do not).
+const PID_ID_BITS: u32 = 15;
+const PID_ID_MASK: u64 = (1 << PID_ID_BITS) - 1;
+const PID_SERIAL_MASK: u64 = (1 << 13) - 1;
+
+impl NodeInner {
+    pub(crate) fn new(name: Atom, creation: u32, cfg: Config) -> NodeInner {
+        NodeInner {
+            name,
+            creation,
+            cfg,
+            procs: Mutex::default(),
+            names: Mutex::default(),
+            aliases: Mutex::default(),
+            conns: Mutex::default(),
+            events: broadcast::channel(NODE_EVENT_BUFFER).0,
+            shutdown: CancellationToken::new(),
+            // Pid <0.0.0> is init's on a BEAM; start after it.
+            next_pid: AtomicU64::new(1),
+            next_ref: AtomicU64::new(1),
+            next_conn: AtomicU64::new(1),
+            next_unlink: AtomicU64::new(1),
+            ref_salt: rand::random(),
+        }
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutdown.is_cancelled()
+    }
+
+    fn new_pid(&self) -> Pid {
+        let n = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        Pid {
+            node: self.name.clone(),
+            id: (n & PID_ID_MASK) as u32,
+            serial: ((n >> PID_ID_BITS) & PID_SERIAL_MASK) as u32,
+            creation: self.creation,
+        }
+    }
+
+    /// A new reference, unique for this node incarnation.
+    pub(crate) fn make_ref(&self) -> Reference {
+        let n = self.next_ref.fetch_add(1, Ordering::Relaxed);
+        let words = [(n & 0x3_ffff) as u32, (n >> 18) as u32, self.ref_salt];
+        Reference::new(self.name.clone(), self.creation, &words)
+            .unwrap_or_else(|| unreachable!("three words is a valid reference"))
+    }
+
+    pub(crate) fn next_conn_id(&self) -> u64 {
+        self.next_conn.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_unlink_id(&self) -> u64 {
+        self.next_unlink.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Creates a process and its mailbox.
+    pub(crate) fn spawn_mailbox(self: &Arc<Self>) -> Mailbox {
+        loop {
+            let pid = self.new_pid();
+            let key = (pid.id, pid.serial);
+            let (proc, rx) = Proc::new(pid);
+            let proc = Arc::new(proc);
+            let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
+            // After 2^28 processes the numbers wrap; skip ones still alive.
+            if procs.contains_key(&key) {
+                continue;
+            }
+            procs.insert(key, proc.clone());
+            drop(procs);
+            return Mailbox::new(self.clone(), proc, rx);
+        }
+    }
+
+    /// The live local process with this pid.
+    pub(crate) fn lookup(&self, pid: &Pid) -> Option<Arc<Proc>> {
+        if pid.node != self.name || pid.creation != self.creation {
+            return None;
+        }
+        self.procs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(pid.id, pid.serial))
+            .cloned()
+    }
+
+    /// The process registered under `name`.
+    pub(crate) fn whereis(&self, name: &Atom) -> Option<Arc<Proc>> {
+        self.names
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    pub(crate) fn alias_owner(&self, alias: &Reference) -> Option<Arc<Proc>> {
+        self.aliases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(alias)
+            .cloned()
+    }
+
+    pub(crate) fn add_alias(&self, proc: &Arc<Proc>, alias: Reference) {
+        proc.lock().aliases.insert(alias.clone());
+        self.aliases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(alias, proc.clone());
+    }
+
+    pub(crate) fn remove_alias(&self, proc: &Arc<Proc>, alias: &Reference) -> bool {
+        if !proc.lock().aliases.remove(alias) {
+            return false;
+        }
+        self.aliases
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(alias);
+        true
+    }
+
+    pub(crate) fn register_name(&self, proc: &Arc<Proc>, name: Atom) -> Result<(), NodeError> {
+        let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        let mut st = proc.lock();
+        if st.exit.is_some() {
+            return Err(NodeError::NoProc(proc.pid.clone()));
+        }
+        if let Some(n) = &st.name {
+            return Err(NodeError::AlreadyRegistered {
+                pid: proc.pid.clone(),
+                name: n.to_string(),
+            });
+        }
+        if names.contains_key(&name) {
+            return Err(NodeError::NameTaken(name.to_string()));
+        }
+        st.name = Some(name.clone());
+        names.insert(name, proc.clone());
+        Ok(())
+    }
+
+    /// Removes an exited process from the tables.
+    pub(crate) fn unregister_proc(
+        &self,
+        proc: &Arc<Proc>,
+        name: Option<&Atom>,
+        aliases: &std::collections::HashSet<Reference>,
+    ) {
+        self.procs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(proc.pid.id, proc.pid.serial));
+        if let Some(n) = name {
+            let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
+            if names.get(n).is_some_and(|p| Arc::ptr_eq(p, proc)) {
+                names.remove(n);
+            }
+        }
+        if !aliases.is_empty() {
+            let mut table = self.aliases.lock().unwrap_or_else(|e| e.into_inner());
+            for a in aliases {
+                table.remove(a);
+            }
+        }
+    }
+
+    pub(crate) fn all_procs(&self) -> Vec<Arc<Proc>> {
+        self.procs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Names of the nodes with an established connection.
+    pub(crate) fn connected_nodes(&self) -> Vec<Atom> {
+        let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<Atom> = conns
+            .values()
+            .filter(|c| c.flags().is_some())
+            .map(|c| c.peer.clone())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// True unless a connection to `node` is up without `DFLAG_ALIAS`
+    /// (every OTP since 24 has it).
+    pub(crate) fn peer_supports_alias(&self, node: &Atom) -> bool {
+        self.existing_conn(node)
+            .and_then(|c| c.flags())
+            .is_none_or(|f| f.contains(crate::handshake::DistFlags::ALIAS))
+    }
+
+    /// Placeholder until the spawn service lands: refuse with `notsup` so
+    /// callers never hang.
+    pub(crate) fn spawn_request(self: &Arc<Self>, sig: Signal, _via: local::Via<'_>) {
+        if let Signal::SpawnRequest { req_id, from, .. } = sig {
+            let node = from.node.clone();
+            self.route(
+                &node,
+                Signal::SpawnReply {
+                    req_id,
+                    to: from,
+                    flags: 0,
+                    result: Term::Atom(Atom::from("notsup")),
+                },
+            );
+        }
+    }
+
+    /// A SPAWN_REPLY for a spawn this node asked for.
+    pub(crate) fn spawn_reply(
+        self: &Arc<Self>,
+        req_id: Reference,
+        to: Pid,
+        _flags: u32,
+        result: Term,
+        _conn: u64,
+    ) {
+        if let Some(p) = self.lookup(&to) {
+            let (status, value) = match &result {
+                Term::Pid(_) => ("ok", result),
+                _ => ("error", result),
+            };
+            p.deliver(Term::Tuple(vec![
+                Term::Atom(Atom::from("spawn_reply")),
+                Term::Ref(req_id),
+                Term::Atom(Atom::from(status)),
+                value,
+            ]));
+        }
+    }
+}
