@@ -178,7 +178,15 @@ impl NodeInner {
                     ProcRef::Name(name) => self.whereis(name),
                 };
                 if let Some(p) = proc {
-                    p.lock().watchers.remove(&reference);
+                    let orphaned = {
+                        let mut st = p.lock();
+                        st.watchers.remove(&reference);
+                        st.dies_unwatched && st.watchers.is_empty()
+                    };
+                    if orphaned {
+                        // The caller of an erpc call gave up (timeout): stop the work.
+                        self.exit_process(&p, atom_term("killed"));
+                    }
                 }
             }
             Signal::MonitorExit {
@@ -349,7 +357,7 @@ impl NodeInner {
     /// subscribers get `{nodedown, Node}`.
     pub(crate) fn sweep_connection(self: &Arc<Self>, peer: &Atom, conn: u64) {
         for p in self.all_procs() {
-            let (links, monitors, node_mons) = {
+            let (links, monitors, node_mons, spawns) = {
                 let mut st = p.lock();
                 if st.exit.is_some() {
                     continue;
@@ -376,8 +384,15 @@ impl NodeInner {
                 st.watchers.retain(|_, w| w.conn != conn);
                 st.unlinking.retain(|pid, _| pid.node != *peer);
                 let node_mons = st.node_monitors.remove(peer).unwrap_or(0);
-                (links, monitors, node_mons)
+                let spawns: Vec<Reference> = st.pending_spawns.iter().filter(|(_, c)| **c == conn).map(|(r, _)| r.clone()).collect();
+                for r in &spawns {
+                    st.pending_spawns.remove(r);
+                }
+                (links, monitors, node_mons, spawns)
             };
+            for r in spawns {
+                p.deliver(crate::services::spawn::spawn_reply_msg(&r, false, atom_term("noconnection")));
+            }
             for (reference, m) in monitors {
                 p.deliver(down_msg(
                     &reference,

@@ -456,7 +456,11 @@ fn is_down_for(m: &Term, reference: &Reference) -> bool {
 
 impl Drop for Mailbox {
     fn drop(&mut self) {
-        if self.proc.is_alive() {
+        let (alive, managed) = {
+            let st = self.proc.lock();
+            (st.exit.is_none(), st.managed)
+        };
+        if alive && !managed {
             self.node.exit_process(&self.proc, atom_term("normal"));
         }
     }

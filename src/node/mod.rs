@@ -6,16 +6,17 @@
 //! ends. Internally everything holds an `Arc<NodeInner>`.
 
 mod conn;
+pub mod functions;
 mod handle;
 mod local;
 mod mailbox;
-mod process;
+pub(crate) mod process;
 
 pub use conn::{DownReason, NodeEvent, WRITE_BATCH_BYTES};
+pub use functions::{Class, Exception, RpcCall, RpcResult};
 pub use handle::{Node, PING_TIMEOUT};
 pub use mailbox::{CallError, Dest, Exited, Mailbox, MonitorTarget};
 
-use crate::dist::Signal;
 use crate::term::{Atom, Pid, Reference, Term};
 use conn::Conn;
 use process::Proc;
@@ -101,6 +102,12 @@ pub(crate) struct NodeInner {
     /// Random third reference word, so references differ across restarts
     /// even with the same creation.
     ref_salt: u32,
+    registry: std::sync::RwLock<functions::Registry>,
+    /// The user-facing lifetime, to hand `Node` handles to registered
+    /// functions without keeping the node alive.
+    pub(crate) life: std::sync::OnceLock<std::sync::Weak<handle::Lifetime>>,
+    /// The group leader handed to processes this node spawns on peers.
+    pub(crate) io_server: std::sync::OnceLock<Pid>,
 }
 
 /// Pid numbers: 15 bits of id and 13 of serial, the ranges every OTP
@@ -127,6 +134,9 @@ impl NodeInner {
             next_conn: AtomicU64::new(1),
             next_unlink: AtomicU64::new(1),
             ref_salt: rand::random(),
+            registry: Default::default(),
+            life: Default::default(),
+            io_server: Default::default(),
         }
     }
 
@@ -300,43 +310,55 @@ impl NodeInner {
             .is_none_or(|f| f.contains(crate::handshake::DistFlags::ALIAS))
     }
 
-    /// Placeholder until the spawn service lands: refuse with `notsup` so
-    /// callers never hang.
-    pub(crate) fn spawn_request(self: &Arc<Self>, sig: Signal, _via: local::Via<'_>) {
-        if let Signal::SpawnRequest { req_id, from, .. } = sig {
-            let node = from.node.clone();
-            self.route(
-                &node,
-                Signal::SpawnReply {
-                    req_id,
-                    to: from,
-                    flags: 0,
-                    result: Term::Atom(Atom::from("notsup")),
-                },
-            );
-        }
+    /// A user handle to this node, unless it is shutting down.
+    pub(crate) fn handle(self: &Arc<Self>) -> Option<Node> {
+        let life = self.life.get()?.upgrade()?;
+        Some(Node { inner: self.clone(), life })
     }
 
-    /// A SPAWN_REPLY for a spawn this node asked for.
-    pub(crate) fn spawn_reply(
-        self: &Arc<Self>,
-        req_id: Reference,
-        to: Pid,
-        _flags: u32,
-        result: Term,
-        _conn: u64,
-    ) {
-        if let Some(p) = self.lookup(&to) {
-            let (status, value) = match &result {
-                Term::Pid(_) => ("ok", result),
-                _ => ("error", result),
-            };
-            p.deliver(Term::Tuple(vec![
-                Term::Atom(Atom::from("spawn_reply")),
-                Term::Ref(req_id),
-                Term::Atom(Atom::from(status)),
-                value,
-            ]));
+    pub(crate) fn registry_write(&self) -> std::sync::RwLockWriteGuard<'_, functions::Registry> {
+        self.registry.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn lookup_fn(&self, m: &Atom, f: &Atom, arity: usize) -> Option<functions::RpcFn> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner()).fns.get(&(m.clone(), f.clone(), arity)).cloned()
+    }
+
+    pub(crate) fn lookup_proc_fn(&self, m: &Atom, f: &Atom, arity: usize) -> Option<functions::ProcFn> {
+        self.registry.read().unwrap_or_else(|e| e.into_inner()).procs.get(&(m.clone(), f.clone(), arity)).cloned()
+    }
+
+    /// A SPAWN_REPLY for a spawn this node asked for: sets up the link and
+    /// monitor it reports and tells the requester
+    /// `{spawn_reply, ReqId, ok | error, PidOrReason}`.
+    pub(crate) fn spawn_reply(self: &Arc<Self>, req_id: Reference, to: Pid, flags: u32, result: Term, conn: u64) {
+        use crate::dist::control::{SPAWN_REPLY_LINK, SPAWN_REPLY_MONITOR};
+        let requester = self.lookup(&to).filter(|p| p.lock().pending_spawns.remove(&req_id).is_some());
+        match (requester, result.as_pid().cloned()) {
+            (Some(p), Some(new)) => {
+                {
+                    let mut st = p.lock();
+                    if flags & SPAWN_REPLY_LINK != 0 {
+                        st.links.insert(new.clone(), conn);
+                    }
+                    if flags & SPAWN_REPLY_MONITOR != 0 {
+                        st.monitors.insert(req_id.clone(), process::MonitorOut { node: new.node.clone(), target: crate::dist::ProcRef::Pid(new.clone()), conn });
+                    }
+                }
+                p.deliver(crate::services::spawn::spawn_reply_msg(&req_id, true, Term::Pid(new)));
+            }
+            (Some(p), None) => p.deliver(crate::services::spawn::spawn_reply_msg(&req_id, false, result)),
+            // The requester is gone: undo what the peer set up for it.
+            (None, Some(new)) => {
+                let node = new.node.clone();
+                if flags & SPAWN_REPLY_LINK != 0 {
+                    self.route(&node, crate::dist::Signal::Exit { from: to.clone(), to: new.clone(), reason: Term::atom("noproc") });
+                }
+                if flags & SPAWN_REPLY_MONITOR != 0 {
+                    self.route(&node, crate::dist::Signal::Demonitor { from: to, target: crate::dist::ProcRef::Pid(new), reference: req_id });
+                }
+            }
+            (None, _) => {}
         }
     }
 }

@@ -69,6 +69,15 @@ pub(crate) struct ProcState {
     pub group_leader: Option<Pid>,
     /// `monitor_node/2` subscriptions: node → count.
     pub node_monitors: HashMap<Atom, usize>,
+    /// Spawn requests this process sent and that have no reply yet, with the
+    /// connection each went over (they fail with `noconnection` if it goes).
+    pub pending_spawns: HashMap<Reference, u64>,
+    /// A process the node runs (spawned from a SPAWN_REQUEST): its runner,
+    /// not the drop of its mailbox, decides its exit reason.
+    pub managed: bool,
+    /// An erpc call process: its result only reaches the caller through the
+    /// monitor, so once nobody watches it any more it is stopped.
+    pub dies_unwatched: bool,
 }
 
 /// One local process.
@@ -116,6 +125,3 @@ impl Proc {
         self.lock().exit.is_none()
     }
 }
-
-/// A set of pids, used when a node-wide sweep collects work.
-pub(crate) type PidSet = HashSet<Pid>;

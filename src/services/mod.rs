@@ -1,6 +1,9 @@
 //! What a BEAM expects to find on a peer node: `net_kernel` (so that
-//! `net_adm:ping` answers `pong`), and helpers for gen_server-style
-//! requests that the other services share.
+//! `net_adm:ping` answers `pong`), `rex`, the erpc/spawn service behind
+//! `rpc:call` and `spawn/4`, and a group leader for remote output.
 
 pub mod gen_server;
+pub(crate) mod io;
 pub(crate) mod net_kernel;
+pub(crate) mod rex;
+pub(crate) mod spawn;
