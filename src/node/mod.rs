@@ -11,10 +11,12 @@ mod handle;
 mod local;
 mod mailbox;
 pub(crate) mod process;
+mod rpc;
 
 pub use conn::{DownReason, NodeEvent, WRITE_BATCH_BYTES};
 pub use functions::{Class, Exception, RpcCall, RpcResult};
 pub use handle::{Node, PING_TIMEOUT};
+pub use rpc::{RpcError, SpawnOpts};
 pub use mailbox::{CallError, Dest, Exited, Mailbox, MonitorTarget};
 
 use crate::term::{Atom, Pid, Reference, Term};
