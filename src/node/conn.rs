@@ -89,10 +89,20 @@ pub(crate) struct Conn {
     pub kill: CancellationToken,
     /// Cancels only our own dial, when the peer's simultaneous dial wins.
     pub cancel_dial: CancellationToken,
+    /// Set when an incoming handshake owns this Conn.
+    incoming: std::sync::atomic::AtomicBool,
 }
 
 impl Conn {
-    fn new(id: u64, peer: Atom) -> Conn {
+    pub(crate) fn set_incoming(&self) {
+        self.incoming.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_incoming(&self) -> bool {
+        self.incoming.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn new(id: u64, peer: Atom) -> Conn {
         let (tx, rx) = mpsc::unbounded_channel();
         Conn {
             id,
@@ -102,6 +112,7 @@ impl Conn {
             phase: watch::channel(Phase::Connecting).0,
             kill: CancellationToken::new(),
             cancel_dial: CancellationToken::new(),
+            incoming: Default::default(),
         }
     }
 
@@ -113,7 +124,7 @@ impl Conn {
         }
     }
 
-    fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Signal>> {
+    pub(crate) fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Signal>> {
         self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -148,34 +159,6 @@ pub enum NodeEvent {
         /// Why.
         reason: DownReason,
     },
-}
-
-/// What the acceptor answers a peer's send_name, given our connection table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum AcceptDecision {
-    /// No connection to the peer yet: take this one.
-    Ok(Arc<ConnRef>),
-    /// Our own dial to the peer loses the tie-break: this one takes its queue.
-    OkSimultaneous(Arc<ConnRef>),
-    /// Our own dial wins the tie-break.
-    Nok,
-    /// A connection is up already: ask the peer whether this is a new one.
-    Alive,
-}
-
-/// A `Conn` by identity, so that decisions can compare them.
-#[derive(Clone)]
-pub(crate) struct ConnRef(pub Arc<Conn>);
-impl PartialEq for ConnRef {
-    fn eq(&self, o: &ConnRef) -> bool {
-        Arc::ptr_eq(&self.0, &o.0)
-    }
-}
-impl Eq for ConnRef {}
-impl std::fmt::Debug for ConnRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Conn#{}({})", self.0.id, self.0.peer)
-    }
 }
 
 impl NodeInner {
@@ -280,7 +263,7 @@ impl NodeInner {
     }
 
     /// A Conn whose setup failed (queue already taken by the caller).
-    fn conn_failed(self: &Arc<Self>, conn: &Arc<Conn>, why: String) {
+    pub(crate) fn conn_failed(self: &Arc<Self>, conn: &Arc<Conn>, why: String) {
         tracing::info!(peer = %conn.peer, "cannot connect: {why}");
         self.finish(conn, None, DownReason::ConnectFailed(why), false);
     }
@@ -525,8 +508,3 @@ impl ConnIo<'_> {
 
 /// Time allowed to connect the TCP socket to a peer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(7);
-impl NodeInner {
-    async fn dial_handshake(self: &Arc<Self>, _peer: &Atom) -> Result<Established, DialError> {
-        todo!()
-    }
-}

@@ -12,11 +12,13 @@ mod local;
 mod mailbox;
 pub(crate) mod process;
 mod rpc;
+mod startup;
 
 pub use conn::{DownReason, NodeEvent, WRITE_BATCH_BYTES};
 pub use functions::{Class, Exception, RpcCall, RpcResult};
 pub use handle::{Node, PING_TIMEOUT};
 pub use rpc::{RpcError, SpawnOpts};
+pub use startup::NodeBuilder;
 pub use mailbox::{CallError, Dest, Exited, Mailbox, MonitorTarget};
 
 use crate::term::{Atom, Pid, Reference, Term};
@@ -89,6 +91,11 @@ pub(crate) struct Config {
 /// The shared state of a running node.
 pub(crate) struct NodeInner {
     pub name: Atom,
+    pub node_name: crate::name::NodeName,
+    /// Flags we advertise.
+    pub flags: crate::handshake::DistFlags,
+    pub cookies: std::sync::RwLock<crate::cookie::CookieJar>,
+    pub listen_port: u16,
     pub creation: u32,
     pub cfg: Config,
     procs: Mutex<HashMap<(u32, u32), Arc<Proc>>>,
@@ -119,9 +126,13 @@ const PID_ID_MASK: u64 = (1 << PID_ID_BITS) - 1;
 const PID_SERIAL_MASK: u64 = (1 << 13) - 1;
 
 impl NodeInner {
-    pub(crate) fn new(name: Atom, creation: u32, cfg: Config) -> NodeInner {
+    pub(crate) fn new(node_name: crate::name::NodeName, name: Atom, creation: u32, cfg: Config, flags: crate::handshake::DistFlags, cookies: crate::cookie::CookieJar, listen_port: u16) -> NodeInner {
         NodeInner {
             name,
+            node_name,
+            flags,
+            cookies: std::sync::RwLock::new(cookies),
+            listen_port,
             creation,
             cfg,
             procs: Mutex::default(),

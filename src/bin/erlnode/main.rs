@@ -3,16 +3,17 @@
 
 mod cmd_epmd;
 mod cmd_names;
+mod cmd_ping;
+mod cmd_rpc;
+mod cmd_send;
+mod cmd_serve;
+mod common;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "erlnode",
-    version,
-    about = "An Erlang distribution node in Rust"
-)]
+#[command(name = "erlnode", version, about = "An Erlang distribution node in Rust")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -20,6 +21,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a hidden node with the demo services; prints `ready NAME@HOST`.
+    Serve(cmd_serve::Args),
+    /// Ping a node: prints `pong` (exit 0) or `pang` (exit 1).
+    Ping(cmd_ping::Args),
+    /// Call MOD:FUN(ARGS) on a node and print the result.
+    Rpc(cmd_rpc::Args),
+    /// Send a term to a registered name on a node.
+    Send(cmd_send::Args),
     /// List the names registered in EPMD, like `epmd -names`.
     Names(cmd_names::Args),
     /// Run an EPMD server on its own.
@@ -28,11 +37,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let long_running = matches!(cli.command, Command::Serve(_) | Command::Epmd(_));
+    init_tracing(if long_running { "info" } else { "warn" });
+    // Long-running commands get all cores; one-shot clients start faster on one thread.
+    let rt = if long_running { tokio::runtime::Builder::new_multi_thread().enable_all().build() } else { tokio::runtime::Builder::new_current_thread().enable_all().build() };
+    let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("erlnode: cannot start the async runtime: {e}");
@@ -41,6 +50,10 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
+            Command::Serve(a) => cmd_serve::run(a).await,
+            Command::Ping(a) => cmd_ping::run(a).await,
+            Command::Rpc(a) => cmd_rpc::run(a).await,
+            Command::Send(a) => cmd_send::run(a).await,
             Command::Names(a) => cmd_names::run(a).await,
             Command::Epmd(a) => cmd_epmd::run(a).await,
         }
@@ -54,12 +67,10 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` filters them (default `info`).
-fn init_tracing() {
+/// Logs go to stderr; `RUST_LOG` filters them (default `info` for `serve`
+/// and `epmd`, `warn` for the one-shot commands).
+fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }

@@ -1,0 +1,107 @@
+//! `erlnode serve`: runs a node with the demo services, prints
+//! `ready NAME@HOST` once registered and listening, and stops cleanly on
+//! SIGINT/SIGTERM.
+use erlnode::node::Exception;
+use erlnode::{Node, Term};
+use num_bigint::BigInt;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Arguments of `erlnode serve`.
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("nodename").required(true).args(["sname", "name"])))]
+pub struct Args {
+    /// Short node name (like `erl -sname`): NAME or NAME@HOST.
+    #[arg(long)]
+    sname: Option<String>,
+    /// Long node name (like `erl -name`): NAME@FQDN or NAME@IP.
+    #[arg(long)]
+    name: Option<String>,
+    /// The cookie (default: ~/.erlang.cookie, by OTP's rules).
+    #[arg(long)]
+    cookie: Option<String>,
+    /// net_ticktime in seconds (default 60, as OTP).
+    #[arg(long, default_value_t = 60)]
+    net_ticktime: u64,
+    /// Never start an embedded EPMD (fail if none runs).
+    #[arg(long)]
+    no_epmd: bool,
+}
+
+pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
+    let (name, long) = match (&a.sname, &a.name) {
+        (Some(s), _) => (s.clone(), false),
+        (None, Some(n)) => (n.clone(), true),
+        (None, None) => anyhow::bail!("give --sname NAME or --name NAME@HOST"),
+    };
+    let mut b = Node::builder(&name).long_names(long).net_ticktime(Duration::from_secs(a.net_ticktime)).embedded_epmd(!a.no_epmd);
+    if let Some(c) = &a.cookie {
+        b = b.cookie(c);
+    }
+    let node = b.start().await?;
+    install_demo(&node)?;
+    println!("ready {}", node.name());
+    std::io::stdout().flush()?;
+
+    let mut events = node.monitor_nodes();
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            ev = events.recv() => if let Err(tokio::sync::broadcast::error::RecvError::Closed) = ev { break },
+        }
+    }
+    tracing::info!("shutting down");
+    node.shutdown();
+    // Give connection tasks a moment to flush and close their sockets.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The demo services documented in the README.
+pub fn install_demo(node: &Node) -> anyhow::Result<()> {
+    // Registered process `echo`: {Pid, Msg} gets Pid ! Msg.
+    let mut echo = node.register_mailbox("echo")?;
+    tokio::spawn(async move {
+        while let Ok(msg) = echo.recv().await {
+            if let Some([Term::Pid(from), m]) = msg.as_tuple() {
+                echo.send(from, m.clone());
+            }
+        }
+    });
+    node.register_fn("erlnode", "echo", 1, |c| async move { Ok(c.args.into_iter().next().unwrap_or_default()) });
+    node.register_fn("erlnode", "sum", 1, |c| async move {
+        let items = c.args.first().and_then(Term::as_list).ok_or_else(|| Exception::error(Term::atom("badarg")))?;
+        let mut total = BigInt::from(0);
+        for t in items {
+            match t {
+                Term::Int(i) => total += *i,
+                Term::BigInt(b) => total += b,
+                _ => return Err(Exception::error(Term::atom("badarith"))),
+            }
+        }
+        Ok(Term::from_bigint(total))
+    });
+    node.register_fn("erlnode", "sleep", 1, |c| async move {
+        let ms = c.args.first().and_then(Term::as_i64).filter(|ms| *ms >= 0).ok_or_else(|| Exception::error(Term::atom("badarg")))?;
+        tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+        Ok(Term::atom("ok"))
+    });
+    node.register_fn("erlnode", "fail", 1, |c| async move { Err(Exception::error(c.args.into_iter().next().unwrap_or_default())) });
+    node.register_fn("erlang", "node", 0, |c| async move { Ok(Term::Atom(c.node.name().clone())) });
+    // Spawnable erlnode:echo/0: {Pid, Msg} → Pid ! Msg; {exit, R} exits with R; stop exits normally.
+    node.register_process("erlnode", "echo", 0, |mut mb, _args| async move {
+        loop {
+            let msg = mb.recv().await.map_err(|e| e.reason)?;
+            match msg.as_tuple() {
+                Some([Term::Pid(from), m]) => mb.send(from, m.clone()),
+                Some([tag, reason]) if tag.is_atom("exit") => return Err(reason.clone()),
+                _ if msg.is_atom("stop") => return Ok(()),
+                _ => {}
+            }
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,374 @@
+//! Starting a node: name, cookie, listener, EPMD (embedded when none runs),
+//! the accept loop, and the built-in services.
+
+use super::conn::{Conn, DialError, Established};
+use super::handle::{Lifetime, Node};
+use super::{Config, NodeError, NodeInner};
+use crate::cookie::{Cookie, CookieJar, CookieLocations};
+use crate::handshake::{self, AcceptorConfig, DistFlags, HandshakeError, HandshakeOptions, InitiatorConfig, PeerInfo, PeerName, Status};
+use crate::name::NodeName;
+use crate::term::Atom;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+
+/// How to start a [`Node`]. Made by [`Node::builder`].
+#[derive(Debug, Clone)]
+pub struct NodeBuilder {
+    name: String,
+    long_names: bool,
+    cookie: Option<String>,
+    node_cookies: Vec<(String, String)>,
+    cookie_locations: Option<CookieLocations>,
+    net_ticktime: Duration,
+    handshake_timeout: Duration,
+    max_frame_len: usize,
+    epmd_port: Option<u16>,
+    embedded_epmd: bool,
+    publish: bool,
+    listen: SocketAddr,
+    flags: DistFlags,
+}
+
+impl Node {
+    /// Starts building a node called `name`: `"rust"` (the host is added as
+    /// `erl -sname` does, or the full host name with
+    /// [`NodeBuilder::long_names`]) or a full `"rust@host"`.
+    pub fn builder(name: &str) -> NodeBuilder {
+        NodeBuilder {
+            name: name.to_string(),
+            long_names: false,
+            cookie: None,
+            node_cookies: Vec::new(),
+            cookie_locations: None,
+            net_ticktime: super::DEFAULT_NET_TICKTIME,
+            handshake_timeout: super::DEFAULT_HANDSHAKE_TIMEOUT,
+            max_frame_len: crate::dist::frame::DEFAULT_MAX_FRAME_LEN,
+            epmd_port: None,
+            embedded_epmd: true,
+            publish: true,
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            flags: DistFlags::RECOMMENDED_HIDDEN,
+        }
+    }
+}
+
+impl NodeBuilder {
+    /// Long names (`erl -name`): the host part is the fully qualified host
+    /// name or an IP address.
+    pub fn long_names(mut self, on: bool) -> Self {
+        self.long_names = on;
+        self
+    }
+
+    /// The cookie (`-setcookie C`). Without it, `~/.erlang.cookie` is read
+    /// (or created) by OTP's rules.
+    pub fn cookie(mut self, cookie: &str) -> Self {
+        self.cookie = Some(cookie.to_string());
+        self
+    }
+
+    /// A cookie for one peer (`-setcookie Node Cookie`).
+    pub fn node_cookie(mut self, node: &str, cookie: &str) -> Self {
+        self.node_cookies.push((node.to_string(), cookie.to_string()));
+        self
+    }
+
+    /// Where to look for cookie files (default: `$HOME` and `$XDG_CONFIG_HOME`).
+    pub fn cookie_locations(mut self, loc: CookieLocations) -> Self {
+        self.cookie_locations = Some(loc);
+        self
+    }
+
+    /// `net_ticktime` (default 60 s, as OTP): a peer silent this long is
+    /// dropped with `net_tick_timeout`; we tick after a quarter of it.
+    pub fn net_ticktime(mut self, t: Duration) -> Self {
+        self.net_ticktime = t.max(Duration::from_millis(400));
+        self
+    }
+
+    /// Time allowed for each handshake step (OTP's `net_setuptime`, 7 s).
+    pub fn handshake_timeout(mut self, t: Duration) -> Self {
+        self.handshake_timeout = t;
+        self
+    }
+
+    /// Largest distribution frame accepted from a peer; a larger one closes
+    /// that connection. Default [`crate::dist::frame::DEFAULT_MAX_FRAME_LEN`].
+    pub fn max_frame_len(mut self, n: usize) -> Self {
+        self.max_frame_len = n;
+        self
+    }
+
+    /// The EPMD port (default: `ERL_EPMD_PORT`, else 4369).
+    pub fn epmd_port(mut self, port: u16) -> Self {
+        self.epmd_port = Some(port);
+        self
+    }
+
+    /// Start an embedded EPMD when none listens on the EPMD port (default on).
+    pub fn embedded_epmd(mut self, on: bool) -> Self {
+        self.embedded_epmd = on;
+        self
+    }
+
+    /// Register with EPMD (default on). A node that only dials out (like
+    /// `erl_call`) can skip it; peers then reach it only over connections
+    /// it opened, and its creation is a random value, as OTP's
+    /// `net_kernel:create_creation/0` makes.
+    pub fn publish(mut self, on: bool) -> Self {
+        self.publish = on;
+        self
+    }
+
+    /// Address and port to listen on for peers (default `0.0.0.0:0`, any port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = addr;
+        self
+    }
+
+    /// The distribution flags to advertise (default
+    /// [`DistFlags::RECOMMENDED_HIDDEN`]).
+    pub fn flags(mut self, flags: DistFlags) -> Self {
+        self.flags = flags;
+        self
+    }
+
+    /// Starts the node: listens, registers with EPMD and serves.
+    pub async fn start(self) -> Result<Node, NodeError> {
+        let name = if self.long_names { NodeName::for_name(&self.name) } else { NodeName::for_sname(&self.name) }.map_err(|e| NodeError::BadName(e.to_string()))?;
+        let cookies = self.cookie_jar()?;
+        let listener = TcpListener::bind(self.listen).await.map_err(|source| NodeError::Listen { addr: self.listen.to_string(), source })?;
+        let listen_port = listener.local_addr().map_err(|source| NodeError::Listen { addr: self.listen.to_string(), source })?.port();
+
+        let epmd_port = self.epmd_port.unwrap_or_else(crate::epmd::epmd_port);
+        let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
+        if self.embedded_epmd && self.publish {
+            match crate::epmd::start_embedded_if_absent(epmd_port).await {
+                Ok(Some(server)) => {
+                    tracing::info!(port = epmd_port, "no EPMD was running; started an embedded one");
+                    keep.push(Box::new(server));
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(port = epmd_port, "cannot start an embedded EPMD: {e}"),
+            }
+        }
+        let creation = if self.publish {
+            let registration = crate::epmd::register(epmd_port, name.alive(), listen_port).await.map_err(|e| NodeError::Epmd(e.to_string()))?;
+            let creation = registration.creation();
+            keep.push(Box::new(registration));
+            creation
+        } else {
+            // Creations 0..3 are reserved (PROTOCOL.md §1.1).
+            rand::random::<u32>().max(4)
+        };
+
+        let cfg = Config { net_ticktime: self.net_ticktime, handshake_timeout: self.handshake_timeout, max_frame_len: self.max_frame_len, epmd_port, long_names: self.long_names };
+        let atom = Atom::new(name.as_str()).map_err(|e| NodeError::BadName(e.to_string()))?;
+        let inner = Arc::new(NodeInner::new(name, atom, creation, cfg, self.flags, cookies, listen_port));
+
+        tokio::spawn(accept_loop(inner.clone(), listener));
+        let life = Arc::new(Lifetime { inner: inner.clone(), _keep: keep });
+        let _ = inner.life.set(Arc::downgrade(&life));
+        inner.start_services();
+        tracing::info!(node = %inner.name, creation, port = listen_port, epmd_port, "node started");
+        Ok(Node { inner, life })
+    }
+
+    fn cookie_jar(&self) -> Result<CookieJar, NodeError> {
+        let explicit = match &self.cookie {
+            Some(c) => Some(Cookie::new(c).map_err(|e| NodeError::Cookie(e.to_string()))?),
+            None => None,
+        };
+        let loc = self.cookie_locations.clone().unwrap_or_else(CookieLocations::from_env);
+        let (default, _source) = crate::cookie::resolve_cookie(explicit, &loc).map_err(|e| NodeError::Cookie(e.to_string()))?;
+        let mut jar = CookieJar::new(default);
+        for (node, cookie) in &self.node_cookies {
+            let n = NodeName::parse(node).map_err(|e| NodeError::BadName(e.to_string()))?;
+            jar.set_cookie(n, Cookie::new(cookie).map_err(|e| NodeError::Cookie(e.to_string()))?);
+        }
+        Ok(jar)
+    }
+}
+
+/// Accepts peers until the node shuts down.
+async fn accept_loop(node: Arc<NodeInner>, listener: TcpListener) {
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((stream, addr)) => {
+                    let node = node.clone();
+                    tokio::spawn(async move { node.accept_one(stream, addr).await });
+                }
+                Err(e) => {
+                    tracing::warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = node.shutdown.cancelled() => break,
+        }
+    }
+}
+
+fn handshake_opts(node: &NodeInner) -> HandshakeOptions {
+    HandshakeOptions::tcp().with_step_timeout(node.cfg.handshake_timeout)
+}
+
+/// What the acceptor decided for one incoming connection.
+enum Picked {
+    /// This Conn (new, or taken over from our losing dial).
+    Conn(Arc<Conn>),
+    /// A connection is up; if the peer says it is a new one, replace it.
+    Replace(Arc<Conn>),
+}
+
+impl NodeInner {
+    /// One incoming connection: handshake, then the connection loop.
+    async fn accept_one(self: Arc<Self>, mut stream: TcpStream, addr: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let cfg = {
+            let mut c = AcceptorConfig::new(self.node_name.clone(), self.creation, self.cookie_jar());
+            c.flags = self.flags;
+            c.required_flags = DistFlags::MANDATORY_25;
+            c
+        };
+        let picked: Mutex<Option<Picked>> = Mutex::new(None);
+        let result = handshake::accept(&mut stream, cfg, &handshake_opts(&self), |info| std::future::ready(self.decide(info, &picked))).await;
+        let picked = picked.into_inner().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok((est, leftover)) => {
+                let conn = match picked {
+                    Some(Picked::Conn(c)) => c,
+                    Some(Picked::Replace(old)) => {
+                        tracing::info!(node = %old.peer, "peer reconnected; dropping the old connection");
+                        old.kill.cancel();
+                        let c = Arc::new(Conn::new(self.next_conn_id(), old.peer.clone()));
+                        self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(old.peer.clone(), c.clone());
+                        c
+                    }
+                    None => return,
+                };
+                let Some(queue) = conn.take_queue() else {
+                    tracing::debug!(peer = %conn.peer, "another connection to the peer won; closing this one");
+                    return;
+                };
+                let (r, w) = stream.into_split();
+                let est = Established { reader: Box::new(r), writer: Box::new(w), flags: est.negotiated_flags, leftover };
+                self.run(conn, est, queue).await;
+            }
+            Err(e) => {
+                log_rejected(&e, addr);
+                if let Some(Picked::Conn(c)) = picked {
+                    if c.take_queue().is_some() {
+                        self.conn_failed(&c, format!("incoming handshake failed: {e}"));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The status for a peer's send_name, given the connection table
+    /// (`net_kernel`'s rules, PROTOCOL.md §2.2).
+    fn decide(self: &Arc<Self>, info: PeerInfo, picked: &Mutex<Option<Picked>>) -> Status {
+        let PeerName::Node(peer_name) = &info.name else {
+            // Dynamic names (NAME_ME) are only handed out by BEAM nodes.
+            return Status::NotAllowed;
+        };
+        let Ok(peer) = Atom::new(peer_name.as_str()) else { return Status::NotAllowed };
+        if peer == self.name {
+            return Status::NotAllowed;
+        }
+        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = picked.lock().unwrap_or_else(|e| e.into_inner());
+        match conns.get(&peer) {
+            None => {
+                let c = Arc::new(Conn::new(self.next_conn_id(), peer.clone()));
+                c.set_incoming();
+                conns.insert(peer, c.clone());
+                *slot = Some(Picked::Conn(c));
+                Status::Ok
+            }
+            Some(c) if c.flags().is_some() => {
+                *slot = Some(Picked::Replace(c.clone()));
+                Status::Alive
+            }
+            // Another incoming attempt from the same node is in progress.
+            Some(c) if c.is_incoming() => Status::NotAllowed,
+            Some(c) => match handshake::simultaneous_status(&self.node_name, peer_name) {
+                Status::Nok => Status::Nok,
+                _ => {
+                    c.cancel_dial.cancel();
+                    c.set_incoming();
+                    *slot = Some(Picked::Conn(c.clone()));
+                    Status::OkSimultaneous
+                }
+            },
+        }
+    }
+
+    /// Our dial to `peer`: EPMD lookup, TCP connect, handshake.
+    pub(crate) async fn dial_handshake(self: &Arc<Self>, peer: &Atom) -> Result<Established, DialError> {
+        let peer_name = NodeName::parse(peer.as_str()).map_err(|e| DialError::Failed(e.to_string()))?;
+        peer_name.check_dialable(self.cfg.long_names).map_err(|e| DialError::Failed(e.to_string()))?;
+        let host = peer_name.host();
+        let lookup = tokio::time::timeout(self.cfg.handshake_timeout, crate::epmd::port_please(host, self.cfg.epmd_port, peer_name.alive())).await;
+        let port = match lookup {
+            Ok(Ok(Some(entry))) => entry.port,
+            Ok(Ok(None)) => return Err(DialError::Failed(format!("no node named {} is registered in EPMD on {host}", peer_name.alive()))),
+            Ok(Err(e)) => return Err(DialError::Failed(format!("EPMD on {host}: {e}"))),
+            Err(_) => return Err(DialError::Failed(format!("EPMD on {host} did not answer in time"))),
+        };
+        let mut stream = match tokio::time::timeout(super::conn::CONNECT_TIMEOUT, TcpStream::connect((host, port))).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(DialError::Failed(format!("cannot connect to {host}:{port}: {e}"))),
+            Err(_) => return Err(DialError::Failed(format!("connecting to {host}:{port} timed out"))),
+        };
+        let _ = stream.set_nodelay(true);
+        let mut cfg = InitiatorConfig::new(self.node_name.clone(), self.creation, peer_name, self.cookie_jar());
+        cfg.flags = self.flags;
+        cfg.required_flags = DistFlags::MANDATORY_25;
+        match handshake::connect(&mut stream, cfg, &handshake_opts(self)).await {
+            Ok((est, leftover)) => {
+                let (r, w) = stream.into_split();
+                Ok(Established { reader: Box::new(r), writer: Box::new(w), flags: est.negotiated_flags, leftover })
+            }
+            Err(HandshakeError::Nok { .. }) => Err(DialError::Nok),
+            Err(e) => Err(DialError::Failed(e.to_string())),
+        }
+    }
+
+    fn cookie_jar(&self) -> CookieJar {
+        self.cookies.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Starts `net_kernel`, `rex` and the group-leader io server.
+    fn start_services(self: &Arc<Self>) {
+        let nk = self.spawn_mailbox();
+        let _ = nk.register("net_kernel");
+        tokio::spawn(crate::services::net_kernel::serve(nk));
+        let rex = self.spawn_mailbox();
+        let _ = rex.register("rex");
+        tokio::spawn(crate::services::rex::serve(rex));
+        let io = self.spawn_mailbox();
+        let _ = self.io_server.set(io.pid().clone());
+        tokio::spawn(crate::services::io::serve(io));
+        // On shutdown every process ends, which also ends these services.
+        let node = self.clone();
+        tokio::spawn(async move {
+            node.shutdown.cancelled().await;
+            for p in node.all_procs() {
+                node.exit_process(&p, crate::term::Term::atom("shutdown"));
+            }
+        });
+    }
+}
+
+/// Logs a refused or failed incoming handshake, in OTP's words where it has some.
+fn log_rejected(e: &HandshakeError, addr: SocketAddr) {
+    match e {
+        HandshakeError::InvalidChallengeReply { .. } | HandshakeError::CookieRejected { .. } => tracing::warn!(%addr, "rejected handshake: {e}"),
+        HandshakeError::MissingFlags { .. } | HandshakeError::NotAllowed { .. } | HandshakeError::BadName { .. } => tracing::warn!(%addr, "rejected handshake: {e}"),
+        _ => tracing::info!(%addr, "incoming handshake failed: {e}"),
+    }
+}
