@@ -12,3 +12,4 @@ pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term}
 pub mod cookie;
 pub mod epmd;
 pub mod handshake;
+pub mod name;
