@@ -639,6 +639,21 @@ fn misuse_is_reported_not_panicked() {
 }
 
 #[test]
+fn creation_zero_is_refused_for_static_names() {
+    let i = InitiatorConfig::new(name("rust@vm"), 0, name("erl@vm"), cookie("k"));
+    assert!(matches!(Initiator::new(i), Err(HandshakeError::Misuse(_))));
+    let mut acc = Acceptor::new(AcceptorConfig::new(name("erl@vm"), 0, cookie("k")));
+    let m = SendName::new(DistFlags::RECOMMENDED_HIDDEN, 5, b"x@vm");
+    acc.receive(&m.encode().unwrap()).unwrap();
+    assert!(matches!(
+        acc.decide(Status::Ok),
+        Err(HandshakeError::Misuse(_))
+    ));
+    // A dynamic initiator sends creation 0 by design.
+    assert!(Initiator::new(InitiatorConfig::dynamic("vm", name("erl@vm"), cookie("k"))).is_ok());
+}
+
+#[test]
 fn garbage_never_panics() {
     // Every prefix and a few corruptions of each message, fed to each state.
     let (i, a) = cfgs("k", "k");
@@ -657,6 +672,48 @@ fn garbage_never_panics() {
             let _ = init.receive(&x);
             x.push(0xFF);
             let _ = Acceptor::new(a.clone()).receive(&x);
+        }
+    }
+}
+
+mod prop {
+    use super::*;
+    use erlnode::handshake::message::parse_alive_answer;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No input makes a parser or a machine in any state panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = SendName::parse(&bytes);
+            let _ = Status::parse(&bytes);
+            let _ = parse_alive_answer(&bytes);
+            let _ = Challenge::parse(&bytes);
+            let _ = Complement::parse(&bytes);
+            let _ = ChallengeReply::parse(&bytes);
+            let _ = ChallengeAck::parse(&bytes);
+            let (i, a) = cfgs("k", "k");
+            // Initiator: expecting status, then challenge, then ack.
+            let (mut init, _) = Initiator::new(i.clone()).unwrap();
+            let _ = init.receive(&bytes);
+            let (mut init, _) = Initiator::new(i.clone()).unwrap();
+            init.receive(b"sok").unwrap();
+            let _ = init.receive(&bytes);
+            // Acceptor: expecting send_name, then the reply.
+            let _ = Acceptor::new(a.clone()).receive(&bytes);
+            let mut acc = Acceptor::new(a);
+            let (_, first) = Initiator::new(i).unwrap();
+            acc.receive(&first).unwrap();
+            acc.decide(Status::Ok).unwrap();
+            let _ = acc.receive(&bytes);
+        }
+
+        /// A send_name with a random valid-looking name and flags parses back.
+        #[test]
+        fn send_name_round_trips(flags in any::<u64>(), creation in any::<u32>(),
+                                 name in "[a-z]{1,20}@[a-z]{1,20}") {
+            let m = SendName::new(DistFlags(flags), creation, name.as_bytes());
+            prop_assert_eq!(SendName::parse(&m.encode().unwrap()).unwrap(), m);
         }
     }
 }

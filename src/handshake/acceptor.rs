@@ -268,6 +268,12 @@ impl Acceptor {
         name: NodeName,
         mut before: Vec<Vec<u8>>,
     ) -> Result<AcceptorStep, HandshakeError> {
+        if self.cfg.our_creation == 0 {
+            return Err(HandshakeError::Misuse(
+                "our creation is 0, which is reserved; use the EPMD creation or \
+                 handshake::random_creation()",
+            ));
+        }
         let our_challenge = gen_challenge();
         let msg = Challenge {
             flags: self.our_flags(&peer),

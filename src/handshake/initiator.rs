@@ -134,7 +134,15 @@ pub struct Initiator {
 
 impl Initiator {
     /// Starts a handshake: returns the machine and the send_name payload to send.
+    ///
+    /// Fails with `Misuse` when a static name has creation 0 (reserved).
     pub fn new(cfg: InitiatorConfig) -> Result<(Initiator, Vec<u8>), HandshakeError> {
+        if matches!(cfg.our_name, OurName::Static { creation: 0, .. }) {
+            return Err(HandshakeError::Misuse(
+                "our creation is 0, which is reserved; use the EPMD creation or \
+                 handshake::random_creation()",
+            ));
+        }
         let (msg, identity) = match &cfg.our_name {
             OurName::Static { name, creation } => (
                 SendName::new(

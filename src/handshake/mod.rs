@@ -48,6 +48,18 @@ pub const MAX_HANDSHAKE_MSG_LEN: usize = u16::MAX as usize;
 /// Our version number in the old `'n'` send_name (5; OTP 23+ sends `'N'` instead).
 pub const OLD_HANDSHAKE_VERSION: u16 = 5;
 
+/// The smallest creation a node should use: 0 is reserved (it means "no
+/// creation", e.g. in a NAME_ME send_name) and old EPMDs hand out 1..=3
+/// (PROTOCOL.md §1.1, §7 item 15).
+pub const MIN_CREATION: u32 = 4;
+
+/// A random creation in `[MIN_CREATION, u32::MAX]` for a node that does not
+/// register with EPMD, like `net_kernel:create_creation/0`.
+pub fn random_creation() -> u32 {
+    use rand::Rng;
+    rand::rngs::OsRng.gen_range(MIN_CREATION..=u32::MAX)
+}
+
 /// A status the acceptor answers to a send_name (PROTOCOL.md §2.2).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -375,6 +387,13 @@ mod tests {
         assert_eq!(simultaneous_status(&b, &a), Status::Nok);
         assert_eq!(simultaneous_status(&a, &b), Status::OkSimultaneous);
         assert_eq!(simultaneous_status(&a, &a), Status::OkSimultaneous);
+    }
+
+    #[test]
+    fn random_creation_is_at_least_4() {
+        for _ in 0..100 {
+            assert!(random_creation() >= MIN_CREATION);
+        }
     }
 
     #[test]
