@@ -6,13 +6,14 @@
 #![deny(unused_must_use)]
 #![warn(missing_docs)]
 
-pub mod term;
-
-pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term};
 pub mod cookie;
 pub mod dist;
 pub mod epmd;
 pub mod handshake;
+pub mod name;
 pub mod node;
-pub use node::{Mailbox, Node, NodeError, NodeEvent};
 pub mod services;
+pub mod term;
+
+pub use node::{Mailbox, Node, NodeBuilder, NodeError, NodeEvent};
+pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term};
