@@ -1,16 +1,104 @@
-//! ETF decoder. OWNED BY THE CODEC WORK (issue 2): this file is a stub that
-//! fixes the API the rest of the crate codes against.
+//! ETF decoder: bytes to [`Term`], safe on hostile input.
+//!
+//! The decoder works on a byte slice with a cursor and never recurses: open
+//! tuples, lists, maps and funs live on an explicit stack, so nesting is
+//! bounded only by the input's size (a 1,000,000-deep list from
+//! `term_to_binary` decodes). It never trusts a count from the wire for
+//! allocation: every pending element needs at least one byte of input, and the
+//! sum of all pending elements of all open containers is checked against the
+//! bytes that remain before anything is reserved, so `131,108,255,255,255,255`
+//! fails at once without allocating. Every malformed input is a
+//! [`DecodeError`], never a panic.
+//!
+//! Forms the BEAM rejects are rejected (duplicate map keys, bad bit counts,
+//! invalid UTF-8 or over-long atoms, non-finite floats, compressed terms whose
+//! size does not match). Non-normal forms the BEAM accepts are accepted and
+//! normalised (a `SMALL_BIG_EXT` holding `5` becomes `Term::Int(5)`, a list
+//! whose tail is another list becomes one list), so they re-encode the way the
+//! BEAM would re-encode them.
 
-use super::{Atom, Term};
+use super::{Atom, BitString, ExportFun, Fun, MAX_ATOM_CHARS, MAX_REFERENCE_WORDS, Map, Pid, Port};
+use super::{Reference, Term, VERSION_MAGIC};
 use bytes::Bytes;
+use num_bigint::{BigInt, Sign};
+
+// Tags, named as in `erl_ext_dist`.
+pub(crate) const NEW_FLOAT_EXT: u8 = 70;
+pub(crate) const BIT_BINARY_EXT: u8 = 77;
+pub(crate) const COMPRESSED: u8 = 80;
+pub(crate) const ATOM_CACHE_REF: u8 = 82;
+pub(crate) const NEW_PID_EXT: u8 = 88;
+pub(crate) const NEW_PORT_EXT: u8 = 89;
+pub(crate) const NEWER_REFERENCE_EXT: u8 = 90;
+pub(crate) const SMALL_INTEGER_EXT: u8 = 97;
+pub(crate) const INTEGER_EXT: u8 = 98;
+pub(crate) const FLOAT_EXT: u8 = 99;
+pub(crate) const ATOM_EXT: u8 = 100;
+pub(crate) const REFERENCE_EXT: u8 = 101;
+pub(crate) const PORT_EXT: u8 = 102;
+pub(crate) const PID_EXT: u8 = 103;
+pub(crate) const SMALL_TUPLE_EXT: u8 = 104;
+pub(crate) const LARGE_TUPLE_EXT: u8 = 105;
+pub(crate) const NIL_EXT: u8 = 106;
+pub(crate) const STRING_EXT: u8 = 107;
+pub(crate) const LIST_EXT: u8 = 108;
+pub(crate) const BINARY_EXT: u8 = 109;
+pub(crate) const SMALL_BIG_EXT: u8 = 110;
+pub(crate) const LARGE_BIG_EXT: u8 = 111;
+pub(crate) const NEW_FUN_EXT: u8 = 112;
+pub(crate) const EXPORT_EXT: u8 = 113;
+pub(crate) const NEW_REFERENCE_EXT: u8 = 114;
+pub(crate) const SMALL_ATOM_EXT: u8 = 115;
+pub(crate) const MAP_EXT: u8 = 116;
+pub(crate) const FUN_EXT: u8 = 117;
+pub(crate) const ATOM_UTF8_EXT: u8 = 118;
+pub(crate) const SMALL_ATOM_UTF8_EXT: u8 = 119;
+pub(crate) const V4_PORT_EXT: u8 = 120;
+pub(crate) const LOCAL_EXT: u8 = 121;
+/// `DIST_HEADER`: starts a distribution message, never part of a term.
+pub(crate) const DIST_HEADER: u8 = 68;
+/// `DIST_FRAG_HEADER`: starts a fragmented distribution message.
+pub(crate) const DIST_FRAG_HEADER: u8 = 69;
+
+/// Default for [`DecodeLimits::max_decompressed_size`]: 64 MiB. A compressed
+/// term (tag 80) declares its own size and zlib expands up to ~1000:1, so a
+/// few kilobytes could otherwise ask for gigabytes; 64 MiB is far above any
+/// term a node sends in one message and well below this machine's memory.
+pub const DEFAULT_MAX_DECOMPRESSED_SIZE: usize = 64 << 20;
+
+/// Binaries shorter than this are copied even by [`Decoder::shared`], so that
+/// tiny binaries do not keep a large receive buffer alive. 64 bytes is the
+/// BEAM's own `ERL_ONHEAP_BIN_LIMIT`: it copies binaries up to that size onto
+/// the process heap and shares only larger ones.
+pub const SHARE_MIN_BINARY: usize = 64;
+
+/// Width of `FLOAT_EXT`'s text field: `"%.20e"` padded with NULs
+/// (`erl_ext_dist`).
+pub(crate) const FLOAT_EXT_LEN: usize = 31;
+
+/// How many recently decoded long atoms (those that need an allocation) the
+/// decoder remembers so that the node name in every pid and reference of a
+/// message is allocated once. Four covers a local node, a peer and a couple of
+/// other nodes while keeping the lookup a few comparisons.
+const LONG_ATOM_CACHE: usize = 4;
+
+/// Maps up to this many entries are checked for duplicate keys pairwise;
+/// larger ones with a hash set. Pairwise is faster for records-as-maps sizes.
+const PAIRWISE_DUP_CHECK_MAX: usize = 16;
+
+/// Chunk by which the output of a compressed term grows while inflating, so
+/// that a lying size field never reserves more than the data really produces.
+const INFLATE_CHUNK: usize = 64 << 10;
 
 /// Why a term could not be decoded. Every variant is a property of the input,
-/// never a bug: hostile input produces one of these, never a panic.
+/// never a bug: hostile input produces one of these, never a panic. Offsets
+/// count from the start of the decoder's buffer (for a compressed term, from
+/// the start of the decompressed data).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum DecodeError {
     /// The input ended in the middle of a term.
-    #[error("term ends early: needed {needed} more bytes at offset {offset}")]
+    #[error("term ends early: needed {needed} more bytes at offset {offset}; the input is truncated")]
     UnexpectedEnd {
         /// Offset where more bytes were needed.
         offset: usize,
@@ -38,36 +126,1115 @@ pub enum DecodeError {
         chars: usize,
     },
     /// Bytes follow the term.
-    #[error("{0} bytes follow the term")]
+    #[error("{0} bytes follow the term; expected exactly one term")]
     TrailingBytes(usize),
+    /// A count from the wire (elements, entries, free variables) cannot fit in
+    /// the bytes that remain, so the input is truncated or hostile. Nothing was
+    /// allocated for it.
+    #[error(
+        "{what} at offset {offset} claims {count} elements but only {remaining} bytes remain \
+         for them; the input is truncated or corrupt"
+    )]
+    CountTooLarge {
+        /// What the count was for ("list", "tuple", "map", "fun").
+        what: &'static str,
+        /// The count as sent.
+        count: u64,
+        /// Offset of the container's tag.
+        offset: usize,
+        /// Bytes left for all pending elements.
+        remaining: usize,
+    },
+    /// `LOCAL_EXT` (121): only the node that made it
+    /// (`term_to_binary(T, [local])`) can decode it.
+    #[error(
+        "LOCAL_EXT (121) at offset {offset}: this term was encoded with term_to_binary(T, [local]) \
+         and only the node that made it can decode it; encode without `local`"
+    )]
+    LocalExt {
+        /// Where the tag was.
+        offset: usize,
+    },
+    /// `ATOM_CACHE_REF` (82) but no atom-cache table was given.
+    #[error(
+        "ATOM_CACHE_REF (82) at offset {offset} but no atom cache is in use; such terms are only \
+         valid after a distribution header (use Decoder::with_atom_refs)"
+    )]
+    AtomCacheRefWithoutCache {
+        /// Where the tag was.
+        offset: usize,
+    },
+    /// `ATOM_CACHE_REF` with an index the distribution header did not define.
+    #[error("ATOM_CACHE_REF index {index} at offset {offset}, but the header defines only {len} atoms")]
+    AtomCacheIndex {
+        /// The index.
+        index: u8,
+        /// How many atoms the table has.
+        len: usize,
+        /// Where the reference was.
+        offset: usize,
+    },
+    /// A distribution header tag (68/69) where a term was expected.
+    #[error(
+        "distribution header tag {tag} at offset {offset} inside a term; strip the header \
+         before decoding the terms that follow it"
+    )]
+    DistHeader {
+        /// The tag.
+        tag: u8,
+        /// Where it was.
+        offset: usize,
+    },
+    /// A compressed term (80) that is not directly after the version byte.
+    #[error("compressed term (tag 80) at offset {offset}; it is only valid right after 131")]
+    NestedCompressed {
+        /// Where the tag was.
+        offset: usize,
+    },
+    /// A compressed term declares a size above the configured limit.
+    #[error(
+        "compressed term declares {size} bytes uncompressed, above the limit of {limit}; \
+         raise DecodeLimits::max_decompressed_size if this is expected"
+    )]
+    DecompressedTooLarge {
+        /// The declared size.
+        size: u64,
+        /// The limit in force.
+        limit: usize,
+    },
+    /// The zlib data of a compressed term is corrupt or truncated.
+    #[error("compressed term has corrupt or truncated zlib data at offset {offset}")]
+    BadCompressedData {
+        /// Offset of the zlib data.
+        offset: usize,
+    },
+    /// The zlib data inflates to a different size than declared.
+    #[error("compressed term declares {declared} bytes but inflates to {actual}{more}",
+        more = if *.actual > *.declared { " or more" } else { "" })]
+    CompressedSizeMismatch {
+        /// The declared size.
+        declared: u64,
+        /// What the data inflated to (stopped one past the declared size).
+        actual: u64,
+    },
+    /// `BIT_BINARY_EXT` with a bit count outside 1..=8 (or non-zero with no data).
+    #[error("bit binary at offset {offset} has {bits} bits in the last of {len} bytes; expected 1..=8 (0 only when empty)")]
+    BadBitCount {
+        /// The bit count.
+        bits: u8,
+        /// The byte length.
+        len: u32,
+        /// Offset of the tag.
+        offset: usize,
+    },
+    /// A map has two equal keys; the BEAM rejects such maps too.
+    #[error("map at offset {offset} has a duplicate key")]
+    DuplicateMapKey {
+        /// Offset of the map's tag.
+        offset: usize,
+    },
+    /// A float is NaN or infinite; Erlang floats are finite.
+    #[error("float at offset {offset} is not finite; Erlang floats are finite")]
+    NonFiniteFloat {
+        /// Offset of the tag.
+        offset: usize,
+    },
+    /// `FLOAT_EXT` text that is not a number.
+    #[error("FLOAT_EXT at offset {offset} does not hold a number in \"%.20e\" form")]
+    BadFloatText {
+        /// Offset of the tag.
+        offset: usize,
+    },
+    /// A field that must be of one kind (an atom, a pid, a small integer) was
+    /// another.
+    #[error("expected {expected} at offset {offset}, found tag {tag}")]
+    UnexpectedTag {
+        /// What was expected ("atom", "pid", "integer").
+        expected: &'static str,
+        /// The tag found.
+        tag: u8,
+        /// Where.
+        offset: usize,
+    },
+    /// An integer field (fun index, export arity) out of its range.
+    #[error("integer at offset {offset} is out of range for {what}")]
+    IntegerOutOfRange {
+        /// The field.
+        what: &'static str,
+        /// Where.
+        offset: usize,
+    },
+    /// A reference with no id words or more than [`MAX_REFERENCE_WORDS`].
+    #[error("reference at offset {offset} has {len} id words; expected 1..=5")]
+    BadReferenceLength {
+        /// The length sent.
+        len: u16,
+        /// Offset of the tag.
+        offset: usize,
+    },
 }
 
-/// Limits that protect the decoder from hostile input. Defaults are safe.
+/// Limits that protect the decoder from hostile input. [`Default`] gives
+/// safe values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeLimits {
-    /// Largest decompressed size accepted for a compressed term (tag 80).
+    /// Largest decompressed size accepted for a compressed term (tag 80),
+    /// in bytes. Default [`DEFAULT_MAX_DECOMPRESSED_SIZE`].
     pub max_decompressed_size: usize,
 }
 
-/// The atoms that an atom-cache header announced for one message, indexed by
-/// `ATOM_CACHE_REF` index.
-pub type AtomCacheTable = [Atom];
-
-/// Decodes terms one after another from a buffer.
-pub struct Decoder<'a> {
-    _buf: &'a [u8],
-}
-
-impl<'a> Decoder<'a> {
-    /// A decoder over `buf` whose binaries share `buf`'s storage.
-    pub fn new(_buf: &'a Bytes) -> Decoder<'a> {
-        todo!()
+impl Default for DecodeLimits {
+    fn default() -> Self {
+        DecodeLimits {
+            max_decompressed_size: DEFAULT_MAX_DECOMPRESSED_SIZE,
+        }
     }
 }
 
+/// Decodes terms one after another from one buffer.
+///
+/// ```
+/// use erlnode::term::Decoder;
+/// use erlnode::Term;
+/// let bytes = [131, 97, 1, 131, 106];
+/// let mut d = Decoder::new(&bytes);
+/// assert_eq!(d.term_with_version().unwrap(), Term::Int(1));
+/// assert_eq!(d.term_with_version().unwrap(), Term::NIL);
+/// assert!(d.is_at_end());
+/// ```
+pub struct Decoder<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// `Some` when binaries share the buffer's storage.
+    shared: Option<&'a Bytes>,
+    atom_refs: Option<&'a [Atom]>,
+    limits: DecodeLimits,
+}
+
+impl<'a> Decoder<'a> {
+    /// A decoder over `buf`; binaries are copied out of it.
+    pub fn new(buf: &'a [u8]) -> Decoder<'a> {
+        Decoder {
+            buf,
+            pos: 0,
+            shared: None,
+            atom_refs: None,
+            limits: DecodeLimits::default(),
+        }
+    }
+
+    /// A decoder over `buf` whose binaries of [`SHARE_MIN_BINARY`] bytes or
+    /// more share `buf`'s storage instead of being copied.
+    pub fn shared(buf: &'a Bytes) -> Decoder<'a> {
+        Decoder {
+            buf,
+            pos: 0,
+            shared: Some(buf),
+            atom_refs: None,
+            limits: DecodeLimits::default(),
+        }
+    }
+
+    /// Resolves `ATOM_CACHE_REF` (82) `Index` to `refs[Index]`: the atoms a
+    /// distribution header announced for this message. Without it, tag 82 is
+    /// [`DecodeError::AtomCacheRefWithoutCache`].
+    pub fn with_atom_refs(mut self, refs: &'a [Atom]) -> Self {
+        self.atom_refs = Some(refs);
+        self
+    }
+
+    /// Replaces the default limits.
+    pub fn with_limits(mut self, limits: DecodeLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Offset of the next unread byte.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes not read yet.
+    pub fn remaining(&self) -> &'a [u8] {
+        self.buf.get(self.pos..).unwrap_or_default()
+    }
+
+    /// True when every byte has been read.
+    pub fn is_at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// Decodes one term that starts with the version byte 131 (then the term,
+    /// or 80 and a compressed term).
+    pub fn term_with_version(&mut self) -> Result<Term, DecodeError> {
+        let v = self.u8()?;
+        if v != VERSION_MAGIC {
+            return Err(DecodeError::BadVersion(v));
+        }
+        if self.peek() == Some(COMPRESSED) {
+            self.pos += 1;
+            return self.compressed();
+        }
+        self.term()
+    }
+
+    /// Decodes one term without a version byte (as after a distribution
+    /// header).
+    pub fn term(&mut self) -> Result<Term, DecodeError> {
+        let mut run = Run {
+            stack: Vec::new(),
+            pending: 0,
+            long_atoms: Default::default(),
+            next_slot: 0,
+        };
+        self.run(&mut run)
+    }
+
+    fn compressed(&mut self) -> Result<Term, DecodeError> {
+        let size = u64::from(self.u32()?);
+        let limit = self.limits.max_decompressed_size;
+        if size > limit as u64 {
+            return Err(DecodeError::DecompressedTooLarge { size, limit });
+        }
+        let size = size as usize;
+        let start = self.pos;
+        let input = self.remaining();
+        let mut z = flate2::Decompress::new(true);
+        // Grows chunk by chunk up to one byte past the declared size, so a
+        // lying size field costs no more memory than the real data.
+        let mut out: Vec<u8> = Vec::with_capacity(size.min(INFLATE_CHUNK) + 1);
+        let bad = || DecodeError::BadCompressedData { offset: start };
+        loop {
+            let consumed = z.total_in() as usize;
+            if out.len() == out.capacity() {
+                let want = (size + 1 - out.len()).min(INFLATE_CHUNK);
+                if want == 0 {
+                    break;
+                }
+                out.reserve_exact(want);
+            }
+            let before = (z.total_in(), z.total_out());
+            let status = z
+                .decompress_vec(
+                    input.get(consumed..).unwrap_or_default(),
+                    &mut out,
+                    flate2::FlushDecompress::None,
+                )
+                .map_err(|_| bad())?;
+            if out.len() > size {
+                break;
+            }
+            match status {
+                flate2::Status::StreamEnd => break,
+                _ if (z.total_in(), z.total_out()) == before && out.len() < out.capacity() => {
+                    return Err(bad());
+                }
+                _ => {}
+            }
+        }
+        if out.len() != size {
+            return Err(DecodeError::CompressedSizeMismatch {
+                declared: size as u64,
+                actual: out.len() as u64,
+            });
+        }
+        let used = z.total_in() as usize;
+        let atom_refs = self.atom_refs;
+        let limits = self.limits.clone();
+        let term = if self.shared.is_some() {
+            let bytes = Bytes::from(out);
+            let mut inner = Decoder::shared(&bytes).with_limits(limits);
+            inner.atom_refs = atom_refs;
+            let t = inner.term()?;
+            inner.expect_end()?;
+            t
+        } else {
+            let mut inner = Decoder::new(&out).with_limits(limits);
+            inner.atom_refs = atom_refs;
+            let t = inner.term()?;
+            inner.expect_end()?;
+            t
+        };
+        self.pos = start + used;
+        Ok(term)
+    }
+
+    fn expect_end(&self) -> Result<(), DecodeError> {
+        match self.buf.len().saturating_sub(self.pos) {
+            0 => Ok(()),
+            n => Err(DecodeError::TrailingBytes(n)),
+        }
+    }
+
+    // ---- cursor primitives -------------------------------------------------
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    #[inline]
+    fn end(&self, n: usize) -> DecodeError {
+        DecodeError::UnexpectedEnd {
+            offset: self.pos,
+            needed: n.saturating_sub(self.buf.len().saturating_sub(self.pos)),
+        }
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let buf: &'a [u8] = self.buf;
+        match self.pos.checked_add(n).and_then(|e| buf.get(self.pos..e)) {
+            Some(s) => {
+                self.pos += n;
+                Ok(s)
+            }
+            None => Err(self.end(n)),
+        }
+    }
+
+    #[inline]
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let s = self.take(N)?;
+        let mut a = [0u8; N];
+        a.copy_from_slice(s);
+        Ok(a)
+    }
+
+    #[inline]
+    fn u8(&mut self) -> Result<u8, DecodeError> {
+        match self.buf.get(self.pos) {
+            Some(&b) => {
+                self.pos += 1;
+                Ok(b)
+            }
+            None => Err(self.end(1)),
+        }
+    }
+
+    #[inline]
+    fn u16(&mut self) -> Result<u16, DecodeError> {
+        Ok(u16::from_be_bytes(self.array()?))
+    }
+
+    #[inline]
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_be_bytes(self.array()?))
+    }
+
+    #[inline]
+    fn left(&self) -> usize {
+        self.buf.len().saturating_sub(self.pos)
+    }
+
+    /// A binary's bytes: shared with the buffer when allowed and large enough.
+    #[inline]
+    fn bytes(&mut self, n: usize) -> Result<Bytes, DecodeError> {
+        let start = self.pos;
+        let s = self.take(n)?;
+        match self.shared {
+            Some(b) if n >= SHARE_MIN_BINARY => Ok(b.slice(start..start + n)),
+            _ => Ok(Bytes::copy_from_slice(s)),
+        }
+    }
+
+    // ---- the iterative decoder --------------------------------------------
+
+    fn run(&mut self, run: &mut Run) -> Result<Term, DecodeError> {
+        'next: loop {
+            if !run.stack.is_empty() {
+                run.pending = run.pending.saturating_sub(1);
+            }
+            let mut value = match self.one(run)? {
+                Some(t) => t,
+                None => continue 'next,
+            };
+            // Hand the value to the innermost open container; close every
+            // container it completes.
+            loop {
+                let Some(top) = run.stack.last_mut() else {
+                    return Ok(value);
+                };
+                match top {
+                    Frame::Tuple { items, left } => {
+                        items.push(value);
+                        *left -= 1;
+                        if *left > 0 {
+                            continue 'next;
+                        }
+                    }
+                    Frame::List {
+                        items,
+                        left,
+                        in_tail,
+                    } => {
+                        if *in_tail {
+                            if !items.is_empty() {
+                                value = Term::ImproperList(std::mem::take(items), Box::new(value));
+                            }
+                            run.stack.pop();
+                            continue;
+                        }
+                        items.push(value);
+                        *left -= 1;
+                        if *left > 0 {
+                            continue 'next;
+                        }
+                        match self.list_tail(run)? {
+                            Some(t) => {
+                                value = t;
+                                run.stack.pop();
+                                continue;
+                            }
+                            None => continue 'next,
+                        }
+                    }
+                    Frame::Map {
+                        entries,
+                        want_value,
+                        left,
+                        ..
+                    } => {
+                        if !*want_value {
+                            // The value slot is filled in when it arrives.
+                            entries.push((value, Term::NIL));
+                            *want_value = true;
+                            continue 'next;
+                        }
+                        if let Some(e) = entries.last_mut() {
+                            e.1 = value;
+                        }
+                        *want_value = false;
+                        *left -= 1;
+                        if *left > 0 {
+                            continue 'next;
+                        }
+                    }
+                    Frame::Fun { fun, left } => {
+                        match &mut **fun {
+                            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
+                                free_vars.push(value)
+                            }
+                        }
+                        *left -= 1;
+                        if *left > 0 {
+                            continue 'next;
+                        }
+                    }
+                }
+                // The top container is complete.
+                value = match run.stack.pop() {
+                    Some(Frame::Tuple { items, .. }) => Term::Tuple(items),
+                    Some(Frame::Map {
+                        entries, offset, ..
+                    }) => {
+                        if has_duplicate_key(&entries) {
+                            return Err(DecodeError::DuplicateMapKey { offset });
+                        }
+                        Term::Map(Map::from_received(entries))
+                    }
+                    Some(Frame::Fun { fun, .. }) => Term::Fun(fun),
+                    Some(Frame::List { items, .. }) => Term::List(items),
+                    // Not reached: the loop above saw a frame on top.
+                    None => Term::NIL,
+                };
+            }
+        }
+    }
+
+    /// The list on top of the stack has all its elements: read its tail. A
+    /// tail that is itself a list (`NIL_EXT`, `STRING_EXT`, `LIST_EXT`) is
+    /// merged into the same vector, so `[1|[2|[3]]]` chains stay linear.
+    /// Returns the finished list, or `None` if more must be decoded.
+    fn list_tail(&mut self, run: &mut Run) -> Result<Option<Term>, DecodeError> {
+        loop {
+            let Some(Frame::List { items, left, in_tail }) = run.stack.last_mut() else {
+                return Ok(None);
+            };
+            // The tail is the frame's last pending element.
+            run.pending = run.pending.saturating_sub(1);
+            match self.peek() {
+                Some(NIL_EXT) => {
+                    self.pos += 1;
+                    return Ok(Some(Term::List(std::mem::take(items))));
+                }
+                Some(STRING_EXT) => {
+                    self.pos += 1;
+                    let n = self.u16()? as usize;
+                    let s = self.take(n)?;
+                    items.extend(s.iter().map(|&b| Term::Int(i64::from(b))));
+                    return Ok(Some(Term::List(std::mem::take(items))));
+                }
+                Some(LIST_EXT) => {
+                    let offset = self.pos;
+                    self.pos += 1;
+                    let n = self.u32()?;
+                    run.open(self, "list", u64::from(n) + 1, offset)?;
+                    let Some(Frame::List { items, left, .. }) = run.stack.last_mut() else {
+                        return Ok(None);
+                    };
+                    if n > 0 {
+                        items.reserve(n as usize);
+                        *left = n as usize;
+                        return Ok(None);
+                    }
+                    // `LIST_EXT` with no elements: its tail is the tail.
+                }
+                _ => {
+                    let _ = left;
+                    *in_tail = true;
+                    // Counted again when the tail is decoded through `run`.
+                    run.pending += 1;
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Decodes one term, or opens a container (pushed on the stack, `None`).
+    #[inline]
+    fn one(&mut self, run: &mut Run) -> Result<Option<Term>, DecodeError> {
+        let offset = self.pos;
+        let tag = self.u8()?;
+        let t = match tag {
+            SMALL_INTEGER_EXT => Term::Int(i64::from(self.u8()?)),
+            INTEGER_EXT => Term::Int(i64::from(i32::from_be_bytes(self.array()?))),
+            SMALL_ATOM_UTF8_EXT | ATOM_UTF8_EXT | ATOM_EXT | SMALL_ATOM_EXT | ATOM_CACHE_REF => {
+                Term::Atom(self.atom_body(tag, offset, run)?)
+            }
+            SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
+                let n = if tag == SMALL_TUPLE_EXT {
+                    u32::from(self.u8()?)
+                } else {
+                    self.u32()?
+                };
+                if n == 0 {
+                    return Ok(Some(Term::Tuple(Vec::new())));
+                }
+                run.open(self, "tuple", u64::from(n), offset)?;
+                run.stack.push(Frame::Tuple {
+                    items: Vec::with_capacity(n as usize),
+                    left: n as usize,
+                });
+                return Ok(None);
+            }
+            NIL_EXT => Term::List(Vec::new()),
+            STRING_EXT => {
+                let n = self.u16()? as usize;
+                let s = self.take(n)?;
+                Term::List(s.iter().map(|&b| Term::Int(i64::from(b))).collect())
+            }
+            LIST_EXT => {
+                let n = self.u32()?;
+                run.open(self, "list", u64::from(n) + 1, offset)?;
+                run.stack.push(Frame::List {
+                    items: Vec::with_capacity(n as usize),
+                    left: n as usize,
+                    in_tail: false,
+                });
+                if n == 0 {
+                    // No elements: the term is its tail.
+                    let done = self.list_tail(run)?;
+                    if done.is_some() {
+                        run.stack.pop();
+                    }
+                    return Ok(done);
+                }
+                return Ok(None);
+            }
+            BINARY_EXT => {
+                let n = self.u32()? as usize;
+                Term::Binary(self.bytes(n)?)
+            }
+            MAP_EXT => {
+                let n = self.u32()?;
+                if n == 0 {
+                    return Ok(Some(Term::Map(Map::from_received(Vec::new()))));
+                }
+                run.open(self, "map", 2 * u64::from(n), offset)?;
+                run.stack.push(Frame::Map {
+                    entries: Vec::with_capacity(n as usize),
+                    want_value: false,
+                    left: n as usize,
+                    offset,
+                });
+                return Ok(None);
+            }
+            NEW_FLOAT_EXT => {
+                let f = f64::from_be_bytes(self.array()?);
+                if !f.is_finite() {
+                    return Err(DecodeError::NonFiniteFloat { offset });
+                }
+                Term::Float(f)
+            }
+            NEW_PID_EXT | PID_EXT => Term::Pid(self.pid_body(tag, run)?),
+            NEWER_REFERENCE_EXT | NEW_REFERENCE_EXT => {
+                let len = self.u16()?;
+                if len == 0 || usize::from(len) > MAX_REFERENCE_WORDS {
+                    return Err(DecodeError::BadReferenceLength { len, offset });
+                }
+                let node = self.atom(run)?;
+                let creation = if tag == NEWER_REFERENCE_EXT {
+                    self.u32()?
+                } else {
+                    u32::from(self.u8()?)
+                };
+                let mut words = [0u32; MAX_REFERENCE_WORDS];
+                for w in words.iter_mut().take(usize::from(len)) {
+                    *w = self.u32()?;
+                }
+                Term::Ref(Reference {
+                    node,
+                    creation,
+                    len: len as u8,
+                    words,
+                })
+            }
+            REFERENCE_EXT => {
+                let node = self.atom(run)?;
+                let id = self.u32()?;
+                let creation = u32::from(self.u8()?);
+                let mut words = [0u32; MAX_REFERENCE_WORDS];
+                words[0] = id;
+                Term::Ref(Reference {
+                    node,
+                    creation,
+                    len: 1,
+                    words,
+                })
+            }
+            NEW_PORT_EXT | V4_PORT_EXT | PORT_EXT => {
+                let node = self.atom(run)?;
+                let (id, creation) = match tag {
+                    NEW_PORT_EXT => (u64::from(self.u32()?), self.u32()?),
+                    V4_PORT_EXT => (u64::from_be_bytes(self.array()?), self.u32()?),
+                    _ => (u64::from(self.u32()?), u32::from(self.u8()?)),
+                };
+                Term::Port(Port { node, id, creation })
+            }
+            SMALL_BIG_EXT | LARGE_BIG_EXT => {
+                let n = if tag == SMALL_BIG_EXT {
+                    self.u8()? as usize
+                } else {
+                    self.u32()? as usize
+                };
+                let sign = self.u8()?;
+                let digits = self.take(n)?;
+                big(sign != 0, digits)
+            }
+            BIT_BINARY_EXT => {
+                let len = self.u32()?;
+                let bits = self.u8()?;
+                if bits > 8 || (bits == 0) != (len == 0) {
+                    return Err(DecodeError::BadBitCount { bits, len, offset });
+                }
+                let n = len as usize;
+                if bits == 8 || n == 0 {
+                    Term::Binary(self.bytes(n)?)
+                } else {
+                    let mask = 0xffu8 << (8 - bits);
+                    let start = self.pos;
+                    let s = self.take(n)?;
+                    let last = s.last().copied().unwrap_or(0);
+                    let data = if last & mask == last {
+                        self.pos = start;
+                        self.bytes(n)?
+                    } else {
+                        // Unused bits set: the BEAM ignores them; keep the
+                        // invariant that they are zero.
+                        let mut v = s.to_vec();
+                        if let Some(b) = v.last_mut() {
+                            *b &= mask;
+                        }
+                        Bytes::from(v)
+                    };
+                    Term::BitString(BitString {
+                        data,
+                        bits_in_last_byte: bits,
+                    })
+                }
+            }
+            EXPORT_EXT => {
+                let module = self.atom(run)?;
+                let function = self.atom(run)?;
+                let at = self.pos;
+                let arity = self.int_field()?;
+                let arity = u8::try_from(arity).map_err(|_| DecodeError::IntegerOutOfRange {
+                    what: "export arity",
+                    offset: at,
+                })?;
+                Term::Export(Box::new(ExportFun {
+                    module,
+                    function,
+                    arity,
+                }))
+            }
+            NEW_FUN_EXT => {
+                let _size = self.u32()?; // the BEAM skips it as well
+                let arity = self.u8()?;
+                let uniq: [u8; 16] = self.array()?;
+                let index = self.u32()?;
+                let num_free = self.u32()?;
+                let module = self.atom(run)?;
+                let old_index = self.u32_field("fun old index")?;
+                let old_uniq = self.u32_field("fun old uniq")?;
+                let pid = self.pid(run)?;
+                let fun = Fun::New {
+                    arity,
+                    uniq,
+                    index,
+                    module,
+                    old_index,
+                    old_uniq,
+                    pid,
+                    free_vars: Vec::new(),
+                };
+                return self.open_fun(run, fun, num_free, offset);
+            }
+            FUN_EXT => {
+                let num_free = self.u32()?;
+                let pid = self.pid(run)?;
+                let module = self.atom(run)?;
+                let index = self.u32_field("fun index")?;
+                let uniq = self.u32_field("fun uniq")?;
+                let fun = Fun::Old {
+                    pid,
+                    module,
+                    index,
+                    uniq,
+                    free_vars: Vec::new(),
+                };
+                return self.open_fun(run, fun, num_free, offset);
+            }
+            FLOAT_EXT => {
+                let s: [u8; FLOAT_EXT_LEN] = self.array()?;
+                Term::Float(parse_float_ext(&s).ok_or(DecodeError::BadFloatText { offset })?)
+            }
+            LOCAL_EXT => return Err(DecodeError::LocalExt { offset }),
+            COMPRESSED => return Err(DecodeError::NestedCompressed { offset }),
+            DIST_HEADER | DIST_FRAG_HEADER => return Err(DecodeError::DistHeader { tag, offset }),
+            _ => return Err(DecodeError::UnknownTag { tag, offset }),
+        };
+        Ok(Some(t))
+    }
+
+    fn open_fun(
+        &mut self,
+        run: &mut Run,
+        mut fun: Fun,
+        num_free: u32,
+        offset: usize,
+    ) -> Result<Option<Term>, DecodeError> {
+        if num_free == 0 {
+            return Ok(Some(Term::Fun(Box::new(fun))));
+        }
+        run.open(self, "fun", u64::from(num_free), offset)?;
+        match &mut fun {
+            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
+                free_vars.reserve_exact(num_free as usize)
+            }
+        }
+        run.stack.push(Frame::Fun {
+            fun: Box::new(fun),
+            left: num_free as usize,
+        });
+        Ok(None)
+    }
+
+    /// An atom field (node, module, function name).
+    #[inline]
+    fn atom(&mut self, run: &mut Run) -> Result<Atom, DecodeError> {
+        let offset = self.pos;
+        let tag = self.u8()?;
+        match tag {
+            SMALL_ATOM_UTF8_EXT | ATOM_UTF8_EXT | ATOM_EXT | SMALL_ATOM_EXT | ATOM_CACHE_REF => {
+                self.atom_body(tag, offset, run)
+            }
+            _ => Err(DecodeError::UnexpectedTag {
+                expected: "atom",
+                tag,
+                offset,
+            }),
+        }
+    }
+
+    #[inline]
+    fn atom_body(&mut self, tag: u8, offset: usize, run: &mut Run) -> Result<Atom, DecodeError> {
+        let (len, latin1) = match tag {
+            SMALL_ATOM_UTF8_EXT => (self.u8()? as usize, false),
+            ATOM_UTF8_EXT => (self.u16()? as usize, false),
+            SMALL_ATOM_EXT => (self.u8()? as usize, true),
+            ATOM_EXT => (self.u16()? as usize, true),
+            _ => {
+                let index = self.u8()?;
+                let refs = self
+                    .atom_refs
+                    .ok_or(DecodeError::AtomCacheRefWithoutCache { offset })?;
+                return refs
+                    .get(usize::from(index))
+                    .cloned()
+                    .ok_or(DecodeError::AtomCacheIndex {
+                        index,
+                        len: refs.len(),
+                        offset,
+                    });
+            }
+        };
+        let text = self.take(len)?;
+        if latin1 && !text.is_ascii() {
+            if len > MAX_ATOM_CHARS {
+                return Err(DecodeError::AtomTooLong { chars: len });
+            }
+            let s: String = text.iter().map(|&b| char::from(b)).collect();
+            return Ok(Atom::new_unchecked_len(&s));
+        }
+        let s = std::str::from_utf8(text).map_err(|_| DecodeError::InvalidUtf8Atom)?;
+        if len > MAX_ATOM_CHARS {
+            let chars = s.chars().count();
+            if chars > MAX_ATOM_CHARS {
+                return Err(DecodeError::AtomTooLong { chars });
+            }
+        }
+        Ok(run.atom(s))
+    }
+
+    fn pid(&mut self, run: &mut Run) -> Result<Pid, DecodeError> {
+        let offset = self.pos;
+        let tag = self.u8()?;
+        match tag {
+            NEW_PID_EXT | PID_EXT => self.pid_body(tag, run),
+            _ => Err(DecodeError::UnexpectedTag {
+                expected: "pid",
+                tag,
+                offset,
+            }),
+        }
+    }
+
+    #[inline]
+    fn pid_body(&mut self, tag: u8, run: &mut Run) -> Result<Pid, DecodeError> {
+        let node = self.atom(run)?;
+        let id = self.u32()?;
+        let serial = self.u32()?;
+        let creation = if tag == NEW_PID_EXT {
+            self.u32()?
+        } else {
+            u32::from(self.u8()?)
+        };
+        Ok(Pid {
+            node,
+            id,
+            serial,
+            creation,
+        })
+    }
+
+    /// An integer field of a fun or export (`SMALL_INTEGER_EXT`,
+    /// `INTEGER_EXT` or a small big).
+    fn int_field(&mut self) -> Result<i64, DecodeError> {
+        let offset = self.pos;
+        let tag = self.u8()?;
+        let n = match tag {
+            SMALL_INTEGER_EXT => i64::from(self.u8()?),
+            INTEGER_EXT => i64::from(i32::from_be_bytes(self.array()?)),
+            SMALL_BIG_EXT => {
+                let n = self.u8()? as usize;
+                let sign = self.u8()?;
+                match big(sign != 0, self.take(n)?) {
+                    Term::Int(i) => i,
+                    _ => {
+                        return Err(DecodeError::IntegerOutOfRange {
+                            what: "fun field",
+                            offset,
+                        });
+                    }
+                }
+            }
+            _ => {
+                return Err(DecodeError::UnexpectedTag {
+                    expected: "integer",
+                    tag,
+                    offset,
+                });
+            }
+        };
+        Ok(n)
+    }
+
+    /// A 32-bit fun field. The BEAM keeps these as C `int`s and sends negative
+    /// ones as negative `INTEGER_EXT`; the bit pattern is kept so that they
+    /// re-encode identically.
+    fn u32_field(&mut self, what: &'static str) -> Result<u32, DecodeError> {
+        let offset = self.pos;
+        let n = self.int_field()?;
+        if let Ok(i) = i32::try_from(n) {
+            Ok(i as u32)
+        } else {
+            u32::try_from(n).map_err(|_| DecodeError::IntegerOutOfRange { what, offset })
+        }
+    }
+}
+
+/// Per-term decoding state.
+struct Run {
+    stack: Vec<Frame>,
+    /// Elements announced by open containers and not started yet. Each needs
+    /// at least one byte of input, so this never exceeds the bytes left.
+    pending: usize,
+    long_atoms: [Option<Atom>; LONG_ATOM_CACHE],
+    next_slot: usize,
+}
+
+impl Run {
+    /// Accounts for a container announcing `count` elements (each at least
+    /// one byte); fails before any allocation if they cannot all fit.
+    #[inline]
+    fn open(
+        &mut self,
+        d: &Decoder<'_>,
+        what: &'static str,
+        count: u64,
+        offset: usize,
+    ) -> Result<(), DecodeError> {
+        let remaining = d.left();
+        let total = (self.pending as u64).saturating_add(count);
+        if total > remaining as u64 {
+            return Err(DecodeError::CountTooLarge {
+                what,
+                count,
+                offset,
+                remaining: remaining.saturating_sub(self.pending),
+            });
+        }
+        self.pending = total as usize;
+        Ok(())
+    }
+
+    /// An atom from checked text; long atoms come from a small
+    /// cache so a node name repeated in every pid is allocated once.
+    #[inline]
+    fn atom(&mut self, s: &str) -> Atom {
+        let text = s.as_bytes();
+        if text.len() <= super::INLINE_ATOM_BYTES {
+            return Atom::new_unchecked_len(s);
+        }
+        for a in self.long_atoms.iter().flatten() {
+            if a.as_bytes() == text {
+                return a.clone();
+            }
+        }
+        let a = Atom::new_unchecked_len(s);
+        self.long_atoms[self.next_slot] = Some(a.clone());
+        self.next_slot = (self.next_slot + 1) % LONG_ATOM_CACHE;
+        a
+    }
+}
+
+/// An open container.
+enum Frame {
+    Tuple {
+        items: Vec<Term>,
+        left: usize,
+    },
+    List {
+        items: Vec<Term>,
+        left: usize,
+        /// The elements are done and the (non-list) tail is being decoded.
+        in_tail: bool,
+    },
+    Map {
+        /// Complete entries, then possibly one whose value is pending.
+        entries: Vec<(Term, Term)>,
+        want_value: bool,
+        left: usize,
+        offset: usize,
+    },
+    Fun {
+        fun: Box<Fun>,
+        left: usize,
+    },
+}
+
+/// An integer from little-endian magnitude bytes, in normal
+/// form (`Int` when it fits an `i64`; negative zero is zero).
+fn big(negative: bool, digits: &[u8]) -> Term {
+    let mut top = digits.len();
+    while top > 0 && digits[top - 1] == 0 {
+        top -= 1;
+    }
+    let digits = &digits[..top];
+    if digits.len() <= 8 {
+        let mut m = 0u64;
+        for &d in digits.iter().rev() {
+            m = (m << 8) | u64::from(d);
+        }
+        if !negative {
+            if let Ok(i) = i64::try_from(m) {
+                return Term::Int(i);
+            }
+        } else if m <= 1u64 << 63 {
+            return Term::Int((-(i128::from(m))) as i64);
+        }
+    }
+    let sign = if negative { Sign::Minus } else { Sign::Plus };
+    Term::BigInt(BigInt::from_bytes_le(sign, digits))
+}
+
+/// Parses `FLOAT_EXT`'s `"%.20e"` text: a number, then NUL padding. Like the
+/// BEAM, no leading spaces and no junk after the number.
+fn parse_float_ext(s: &[u8]) -> Option<f64> {
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
+    let text = std::str::from_utf8(&s[..end]).ok()?;
+    if text.is_empty()
+        || !text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
+    {
+        return None;
+    }
+    let f: f64 = text.parse().ok()?;
+    f.is_finite().then_some(f)
+}
+
+/// True if two entries have equal keys (exact equality, as map keys in
+/// Erlang).
+fn has_duplicate_key(entries: &[(Term, Term)]) -> bool {
+    if entries.len() <= PAIRWISE_DUP_CHECK_MAX {
+        for (i, (k, _)) in entries.iter().enumerate() {
+            if entries[i + 1..].iter().any(|(k2, _)| k == k2) {
+                return true;
+            }
+        }
+        return false;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    !entries.iter().all(|(k, _)| seen.insert(k))
+}
+
 impl Term {
-    /// Decodes `term_to_binary` output (starting with 131).
-    pub fn decode(_bytes: &[u8]) -> Result<Term, DecodeError> {
-        todo!()
+    /// Decodes `term_to_binary` output: the version byte 131, then one term
+    /// (possibly compressed), and nothing after it. Binaries are copied.
+    ///
+    /// ```
+    /// use erlnode::Term;
+    /// assert_eq!(Term::decode(&[131, 97, 42]).unwrap(), Term::Int(42));
+    /// assert!(Term::decode(&[131, 108, 255, 255, 255, 255]).is_err());
+    /// ```
+    pub fn decode(bytes: &[u8]) -> Result<Term, DecodeError> {
+        let mut d = Decoder::new(bytes);
+        let t = d.term_with_version()?;
+        d.expect_end()?;
+        Ok(t)
+    }
+
+    /// As [`Term::decode`], but binaries of [`SHARE_MIN_BINARY`] bytes or
+    /// more share `bytes`' storage instead of being copied (smaller ones are
+    /// copied, as the BEAM does with heap binaries, so that they do not keep a
+    /// large buffer alive).
+    pub fn decode_shared(bytes: &Bytes) -> Result<Term, DecodeError> {
+        let mut d = Decoder::shared(bytes);
+        let t = d.term_with_version()?;
+        d.expect_end()?;
+        Ok(t)
     }
 }

@@ -1,7 +1,32 @@
-//! ETF encoder. OWNED BY THE CODEC WORK (issue 2): this file is a stub that
-//! fixes the API the rest of the crate codes against.
+//! ETF encoder: [`Term`] to bytes, byte for byte as the BEAM writes them.
+//!
+//! With the default options the output equals OTP's
+//! `term_to_binary(T, [{minor_version, 2}])`: the smallest integer form, byte
+//! lists as `STRING_EXT`, `SMALL_ATOM_UTF8_EXT` (or `ATOM_UTF8_EXT` for atoms
+//! over 255 bytes), `NEW_FLOAT_EXT`, `NEW_PID_EXT`, `NEWER_REFERENCE_EXT`,
+//! `NEW_PORT_EXT` (`V4_PORT_EXT` for ids above 32 bits), maps in received
+//! order. [`EncodeOptions`] selects the older forms.
+//!
+//! The encoder never recurses: containers still being written are an
+//! explicit stack of slice iterators, so any nesting depth encodes.
 
-use super::{Atom, Term};
+use super::decode::*;
+use super::{Atom, Fun, MAX_ATOM_CHARS, Pid, Term, VERSION_MAGIC};
+use std::io::Write;
+
+/// Initial reservation for an encoding whose size is unknown; most messages
+/// fit, bigger ones grow the vector geometrically.
+const INITIAL_RESERVE: usize = 256;
+
+/// Lists up to this many elements that hold only integers 0..=255 are sent as
+/// `STRING_EXT`, whose length field is 16 bits (`erl_ext_dist`).
+const MAX_STRING_EXT_LEN: usize = u16::MAX as usize;
+
+/// Largest zlib level (`{compressed, 0..9}` in `term_to_binary/2`).
+pub const MAX_COMPRESSION_LEVEL: u32 = 9;
+
+/// Level used by `term_to_binary(T, [compressed])`: zlib's default, 6.
+pub const DEFAULT_COMPRESSION_LEVEL: u32 = 6;
 
 /// A term that cannot be encoded.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -10,13 +35,67 @@ pub enum EncodeError {
     /// Erlang floats are finite.
     #[error("cannot encode {0}: Erlang floats are finite")]
     NonFiniteFloat(f64),
+    /// A binary, list, tuple or map has more elements than a 32-bit length
+    /// field can hold.
+    #[error("cannot encode a {what} of {len} elements: the format's length field is 32 bits")]
+    TooLarge {
+        /// "binary", "list", "tuple", "map", "fun".
+        what: &'static str,
+        /// The length.
+        len: usize,
+    },
+    /// `minor_version` other than 0, 1 or 2.
+    #[error("minor_version {0} does not exist; use 0, 1 or 2")]
+    BadMinorVersion(u8),
+    /// A compression level above 9.
+    #[error("compression level {0} is out of range; zlib levels are 0..=9")]
+    BadCompressionLevel(u32),
+    /// A legacy (pre-`BIG_CREATION`) form cannot carry this pid, port or
+    /// reference: its creation needs more than 8 bits, or the port id more
+    /// than 32.
+    #[error(
+        "the legacy {what} form has an 8-bit creation and 32-bit ids; this one has creation \
+         {creation}: encode without legacy_node_forms"
+    )]
+    LegacyFormTooSmall {
+        /// "pid", "port" or "reference".
+        what: &'static str,
+        /// The creation.
+        creation: u32,
+    },
+    /// A `Reference` with no id words (cannot be built with
+    /// `Reference::new`).
+    #[error("a reference needs at least one id word")]
+    EmptyReference,
 }
 
 /// How to encode, mirroring `term_to_binary/2` options.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeOptions {
-    /// `{minor_version, N}`.
+    /// `{minor_version, N}`: 2 (default) writes UTF-8 atoms and
+    /// `NEW_FLOAT_EXT`; 1 writes atoms that fit Latin-1 as `ATOM_EXT`, as
+    /// OTP 25's plain `term_to_binary/1` does; 0 also writes floats as text
+    /// (`FLOAT_EXT`).
     pub minor_version: u8,
+    /// `{compressed, Level}`: zlib level 1..=9 (`Some(0)` or `None` for
+    /// none). Like the BEAM, the output stays uncompressed when compressing
+    /// does not make it smaller.
+    pub compressed: Option<u32>,
+    /// Write pids, ports and references in the forms from before
+    /// `DFLAG_BIG_CREATION` (`PID_EXT`, `PORT_EXT`, `NEW_REFERENCE_EXT`, with
+    /// an 8-bit creation), for peers older than OTP 19.
+    pub legacy_node_forms: bool,
+}
+
+impl Default for EncodeOptions {
+    /// `term_to_binary(T, [{minor_version, 2}])`.
+    fn default() -> Self {
+        EncodeOptions {
+            minor_version: 2,
+            compressed: None,
+            legacy_node_forms: false,
+        }
+    }
 }
 
 /// Gives the cache slot for an atom when encoding with a distribution-header
@@ -28,7 +107,525 @@ pub trait AtomCacheWriter {
 
 impl Term {
     /// Encodes like `term_to_binary(T, [{minor_version, 2}])`.
+    ///
+    /// # Panics
+    /// If the term cannot be encoded at all: a NaN or infinite float, or a
+    /// binary, list, tuple or map longer than `u32::MAX`. Use
+    /// [`Term::try_encode`] for terms built from untrusted values.
     pub fn encode(&self) -> Vec<u8> {
-        todo!()
+        match self.try_encode() {
+            Ok(v) => v,
+            Err(e) => panic!("Term::encode: {e}"),
+        }
+    }
+
+    /// Encodes like `term_to_binary(T, [{minor_version, 2}])`.
+    pub fn try_encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::with_capacity(INITIAL_RESERVE);
+        self.encode_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// Encodes with `term_to_binary/2`-like options (the result starts with 131).
+    pub fn encode_with(&self, opts: &EncodeOptions) -> Result<Vec<u8>, EncodeError> {
+        if opts.minor_version > 2 {
+            return Err(EncodeError::BadMinorVersion(opts.minor_version));
+        }
+        let mut out = Vec::with_capacity(INITIAL_RESERVE);
+        out.push(VERSION_MAGIC);
+        Encoder {
+            out: &mut out,
+            minor_version: opts.minor_version,
+            legacy: opts.legacy_node_forms,
+            cache: None,
+        }
+        .term(self)?;
+        match opts.compressed {
+            None | Some(0) => Ok(out),
+            Some(level) if level > MAX_COMPRESSION_LEVEL => {
+                Err(EncodeError::BadCompressionLevel(level))
+            }
+            Some(level) => Ok(compress(out, level)),
+        }
+    }
+
+    /// Appends 131 and the term to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        out.push(VERSION_MAGIC);
+        self.encode_body_into(out, None)
+    }
+
+    /// Appends the term without the version byte, as after a distribution
+    /// header. When `cache` gives an index for an atom, the atom is written as
+    /// `ATOM_CACHE_REF` (82).
+    pub fn encode_body_into(
+        &self,
+        out: &mut Vec<u8>,
+        cache: Option<&mut dyn AtomCacheWriter>,
+    ) -> Result<(), EncodeError> {
+        let start = out.len();
+        let r = Encoder {
+            out,
+            minor_version: 2,
+            legacy: false,
+            cache,
+        }
+        .term(self);
+        if r.is_err() {
+            out.truncate(start);
+        }
+        r
+    }
+}
+
+/// `131, 80, Size:32, zlib(term)` if that is shorter than `plain`.
+fn compress(plain: Vec<u8>, level: u32) -> Vec<u8> {
+    let body = plain.get(1..).unwrap_or_default();
+    let Ok(size) = u32::try_from(body.len()) else {
+        return plain;
+    };
+    let mut out = Vec::with_capacity(plain.len());
+    out.extend_from_slice(&[VERSION_MAGIC, COMPRESSED]);
+    out.extend_from_slice(&size.to_be_bytes());
+    let mut z = flate2::write::ZlibEncoder::new(out, flate2::Compression::new(level));
+    let done = z.write_all(body).and_then(|_| z.finish());
+    match done {
+        Ok(out) if out.len() < plain.len() => out,
+        _ => plain,
+    }
+}
+
+/// Work still to do for a container being written.
+enum Work<'t> {
+    /// Remaining elements of a tuple, list or fun's free variables.
+    Seq(std::slice::Iter<'t, Term>),
+    /// One more term (an improper list's tail).
+    One(&'t Term),
+    /// Remaining map entries in stored order; `Some` value when the key of
+    /// the current entry has been written.
+    Pairs(std::slice::Iter<'t, (Term, Term)>, Option<&'t Term>),
+    /// Remaining map entries in an order computed for a Rust-built map.
+    PairRefs(std::vec::IntoIter<&'t (Term, Term)>, Option<&'t Term>),
+    /// `NIL_EXT` closing a proper list.
+    Nil,
+    /// Patch a `NEW_FUN_EXT` size field at this offset.
+    FunSize(usize),
+}
+
+struct Encoder<'o, 'c> {
+    out: &'o mut Vec<u8>,
+    minor_version: u8,
+    legacy: bool,
+    cache: Option<&'c mut dyn AtomCacheWriter>,
+}
+
+impl Encoder<'_, '_> {
+    fn term(&mut self, root: &Term) -> Result<(), EncodeError> {
+        let mut stack: Vec<Work<'_>> = Vec::new();
+        let mut cur = root;
+        loop {
+            self.one(cur, &mut stack)?;
+            // Next term to write, closing finished containers.
+            cur = loop {
+                let Some(top) = stack.last_mut() else {
+                    return Ok(());
+                };
+                match top {
+                    Work::Seq(it) => match it.next() {
+                        Some(t) => {
+                            if it.len() == 0 {
+                                stack.pop();
+                            }
+                            break t;
+                        }
+                        None => {
+                            stack.pop();
+                        }
+                    },
+                    Work::Pairs(it, val) => {
+                        if let Some(v) = val.take() {
+                            break v;
+                        }
+                        match it.next() {
+                            Some((k, v)) => {
+                                *val = Some(v);
+                                break k;
+                            }
+                            None => {
+                                stack.pop();
+                            }
+                        }
+                    }
+                    Work::PairRefs(it, val) => {
+                        if let Some(v) = val.take() {
+                            break v;
+                        }
+                        match it.next() {
+                            Some((k, v)) => {
+                                *val = Some(v);
+                                break k;
+                            }
+                            None => {
+                                stack.pop();
+                            }
+                        }
+                    }
+                    Work::One(t) => {
+                        let t = *t;
+                        stack.pop();
+                        break t;
+                    }
+                    Work::Nil => {
+                        self.out.push(NIL_EXT);
+                        stack.pop();
+                    }
+                    Work::FunSize(at) => {
+                        let at = *at;
+                        let size = u32::try_from(self.out.len() - at).map_err(|_| {
+                            EncodeError::TooLarge {
+                                what: "fun",
+                                len: self.out.len() - at,
+                            }
+                        })?;
+                        if let Some(s) = self.out.get_mut(at..at + 4) {
+                            s.copy_from_slice(&size.to_be_bytes());
+                        }
+                        stack.pop();
+                    }
+                }
+            };
+        }
+    }
+
+    /// Writes `t`, or its header and pushes its contents.
+    #[inline]
+    fn one<'t>(&mut self, t: &'t Term, stack: &mut Vec<Work<'t>>) -> Result<(), EncodeError> {
+        match t {
+            Term::Int(i) => self.int(*i),
+            Term::Atom(a) => self.atom(a),
+            Term::Tuple(v) => {
+                let n = v.len();
+                if n <= 255 {
+                    self.out.extend_from_slice(&[SMALL_TUPLE_EXT, n as u8]);
+                } else {
+                    self.out.push(LARGE_TUPLE_EXT);
+                    self.len32(n, "tuple")?;
+                }
+                if n > 0 {
+                    stack.push(Work::Seq(v.iter()));
+                }
+            }
+            Term::List(v) => {
+                if v.is_empty() {
+                    self.out.push(NIL_EXT);
+                } else if let Some(bytes) = byte_list(v) {
+                    self.out.push(STRING_EXT);
+                    self.out.extend_from_slice(&(v.len() as u16).to_be_bytes());
+                    self.out.extend(bytes);
+                } else {
+                    self.out.push(LIST_EXT);
+                    self.len32(v.len(), "list")?;
+                    stack.push(Work::Nil);
+                    stack.push(Work::Seq(v.iter()));
+                }
+            }
+            Term::ImproperList(v, tail) => {
+                self.out.push(LIST_EXT);
+                self.len32(v.len(), "list")?;
+                stack.push(Work::One(tail));
+                if !v.is_empty() {
+                    stack.push(Work::Seq(v.iter()));
+                }
+            }
+            Term::Binary(b) => {
+                self.out.push(BINARY_EXT);
+                self.len32(b.len(), "binary")?;
+                self.out.extend_from_slice(b);
+            }
+            Term::Map(m) => {
+                self.out.push(MAP_EXT);
+                self.len32(m.len(), "map")?;
+                if m.is_empty() {
+                } else if m.is_received_order() {
+                    stack.push(Work::Pairs(m.entries().iter(), None));
+                } else {
+                    stack.push(Work::PairRefs(m.encode_order().into_iter(), None));
+                }
+            }
+            Term::Float(f) => self.float(*f)?,
+            Term::BigInt(b) => {
+                let (sign, digits) = b.to_bytes_le();
+                self.big(sign == num_bigint::Sign::Minus, &digits)?;
+            }
+            Term::Pid(p) => self.pid(p)?,
+            Term::Ref(r) => {
+                let id = r.id();
+                if id.is_empty() {
+                    return Err(EncodeError::EmptyReference);
+                }
+                if self.legacy {
+                    let creation = legacy_creation("reference", r.creation)?;
+                    self.out.push(NEW_REFERENCE_EXT);
+                    self.out.extend_from_slice(&(id.len() as u16).to_be_bytes());
+                    self.atom(&r.node);
+                    self.out.push(creation);
+                } else {
+                    self.out.push(NEWER_REFERENCE_EXT);
+                    self.out.extend_from_slice(&(id.len() as u16).to_be_bytes());
+                    self.atom(&r.node);
+                    self.out.extend_from_slice(&r.creation.to_be_bytes());
+                }
+                for w in id {
+                    self.out.extend_from_slice(&w.to_be_bytes());
+                }
+            }
+            Term::Port(p) => {
+                if self.legacy {
+                    let creation = legacy_creation("port", p.creation)?;
+                    let id = u32::try_from(p.id).map_err(|_| EncodeError::LegacyFormTooSmall {
+                        what: "port",
+                        creation: p.creation,
+                    })?;
+                    self.out.push(PORT_EXT);
+                    self.atom(&p.node);
+                    self.out.extend_from_slice(&id.to_be_bytes());
+                    self.out.push(creation);
+                } else if let Ok(id) = u32::try_from(p.id) {
+                    self.out.push(NEW_PORT_EXT);
+                    self.atom(&p.node);
+                    self.out.extend_from_slice(&id.to_be_bytes());
+                    self.out.extend_from_slice(&p.creation.to_be_bytes());
+                } else {
+                    self.out.push(V4_PORT_EXT);
+                    self.atom(&p.node);
+                    self.out.extend_from_slice(&p.id.to_be_bytes());
+                    self.out.extend_from_slice(&p.creation.to_be_bytes());
+                }
+            }
+            Term::BitString(b) => {
+                self.out.push(BIT_BINARY_EXT);
+                self.len32(b.data.len(), "binary")?;
+                let bits = b.bits_in_last_byte;
+                if b.data.is_empty() || bits == 0 || bits >= 8 {
+                    // Not a valid partial last byte: a whole-byte binary.
+                    self.out.push(if b.data.is_empty() { 0 } else { 8 });
+                    self.out.extend_from_slice(&b.data);
+                } else {
+                    self.out.push(bits);
+                    self.out.extend_from_slice(&b.data);
+                    if let Some(last) = self.out.last_mut() {
+                        *last &= 0xffu8 << (8 - bits);
+                    }
+                }
+            }
+            Term::Export(e) => {
+                self.out.push(EXPORT_EXT);
+                self.atom(&e.module);
+                self.atom(&e.function);
+                self.out.extend_from_slice(&[SMALL_INTEGER_EXT, e.arity]);
+            }
+            Term::Fun(f) => match &**f {
+                Fun::New {
+                    arity,
+                    uniq,
+                    index,
+                    module,
+                    old_index,
+                    old_uniq,
+                    pid,
+                    free_vars,
+                } => {
+                    self.out.push(NEW_FUN_EXT);
+                    let at = self.out.len();
+                    self.out.extend_from_slice(&[0; 4]);
+                    self.out.push(*arity);
+                    self.out.extend_from_slice(uniq);
+                    self.out.extend_from_slice(&index.to_be_bytes());
+                    self.len32(free_vars.len(), "fun")?;
+                    self.atom(module);
+                    self.int(i64::from(*old_index as i32));
+                    self.int(i64::from(*old_uniq as i32));
+                    self.pid(pid)?;
+                    stack.push(Work::FunSize(at));
+                    if !free_vars.is_empty() {
+                        stack.push(Work::Seq(free_vars.iter()));
+                    }
+                }
+                Fun::Old {
+                    pid,
+                    module,
+                    index,
+                    uniq,
+                    free_vars,
+                } => {
+                    self.out.push(FUN_EXT);
+                    self.len32(free_vars.len(), "fun")?;
+                    self.pid(pid)?;
+                    self.atom(module);
+                    self.int(i64::from(*index as i32));
+                    self.int(i64::from(*uniq as i32));
+                    if !free_vars.is_empty() {
+                        stack.push(Work::Seq(free_vars.iter()));
+                    }
+                }
+            },
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn len32(&mut self, n: usize, what: &'static str) -> Result<(), EncodeError> {
+        let n32 = u32::try_from(n).map_err(|_| EncodeError::TooLarge { what, len: n })?;
+        self.out.extend_from_slice(&n32.to_be_bytes());
+        Ok(())
+    }
+
+    #[inline]
+    fn int(&mut self, i: i64) {
+        if (0..=255).contains(&i) {
+            self.out.extend_from_slice(&[SMALL_INTEGER_EXT, i as u8]);
+        } else if let Ok(i) = i32::try_from(i) {
+            self.out.push(INTEGER_EXT);
+            self.out.extend_from_slice(&i.to_be_bytes());
+        } else {
+            let m = i.unsigned_abs();
+            let n = 8 - (m.leading_zeros() / 8) as usize;
+            self.out
+                .extend_from_slice(&[SMALL_BIG_EXT, n as u8, u8::from(i < 0)]);
+            self.out.extend_from_slice(&m.to_le_bytes()[..n]);
+        }
+    }
+
+    fn big(&mut self, negative: bool, digits: &[u8]) -> Result<(), EncodeError> {
+        if let Ok(n) = u8::try_from(digits.len()) {
+            self.out.extend_from_slice(&[SMALL_BIG_EXT, n]);
+        } else {
+            self.out.push(LARGE_BIG_EXT);
+            self.len32(digits.len(), "big integer")?;
+        }
+        self.out.push(u8::from(negative));
+        self.out.extend_from_slice(digits);
+        Ok(())
+    }
+
+    fn float(&mut self, f: f64) -> Result<(), EncodeError> {
+        if !f.is_finite() {
+            return Err(EncodeError::NonFiniteFloat(f));
+        }
+        if self.minor_version == 0 {
+            self.out.push(FLOAT_EXT);
+            let text = float_ext_text(f);
+            let mut field = [0u8; FLOAT_EXT_LEN];
+            let n = text.len().min(FLOAT_EXT_LEN);
+            field[..n].copy_from_slice(&text.as_bytes()[..n]);
+            self.out.extend_from_slice(&field);
+        } else {
+            self.out.push(NEW_FLOAT_EXT);
+            self.out.extend_from_slice(&f.to_bits().to_be_bytes());
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn atom(&mut self, a: &Atom) {
+        if let Some(cache) = self.cache.as_deref_mut() {
+            if let Some(i) = cache.atom_ref(a) {
+                self.out.extend_from_slice(&[ATOM_CACHE_REF, i]);
+                return;
+            }
+        }
+        let b = a.as_bytes();
+        if self.minor_version < 2 && latin1_len(a.as_str()).is_some() {
+            // OTP before 26 writes atoms that fit Latin-1 as ATOM_EXT.
+            let s = a.as_str();
+            let n = latin1_len(s).unwrap_or(0);
+            self.out.push(ATOM_EXT);
+            self.out.extend_from_slice(&(n as u16).to_be_bytes());
+            self.out.extend(s.chars().map(|c| c as u32 as u8));
+            return;
+        }
+        if let Ok(n) = u8::try_from(b.len()) {
+            self.out.extend_from_slice(&[SMALL_ATOM_UTF8_EXT, n]);
+        } else {
+            // At most 255 characters, so at most 1020 bytes: fits in 16 bits.
+            let n = b.len().min(MAX_ATOM_CHARS * 4) as u16;
+            self.out.push(ATOM_UTF8_EXT);
+            self.out.extend_from_slice(&n.to_be_bytes());
+        }
+        self.out.extend_from_slice(b);
+    }
+
+    fn pid(&mut self, p: &Pid) -> Result<(), EncodeError> {
+        if self.legacy {
+            let creation = legacy_creation("pid", p.creation)?;
+            self.out.push(PID_EXT);
+            self.atom(&p.node);
+            self.out.extend_from_slice(&p.id.to_be_bytes());
+            self.out.extend_from_slice(&p.serial.to_be_bytes());
+            self.out.push(creation);
+        } else {
+            self.out.push(NEW_PID_EXT);
+            self.atom(&p.node);
+            let mut b = [0u8; 12];
+            b[..4].copy_from_slice(&p.id.to_be_bytes());
+            b[4..8].copy_from_slice(&p.serial.to_be_bytes());
+            b[8..].copy_from_slice(&p.creation.to_be_bytes());
+            self.out.extend_from_slice(&b);
+        }
+        Ok(())
+    }
+}
+
+fn legacy_creation(what: &'static str, creation: u32) -> Result<u8, EncodeError> {
+    u8::try_from(creation).map_err(|_| EncodeError::LegacyFormTooSmall { what, creation })
+}
+
+/// The bytes of a list that `STRING_EXT` can carry: at most 65535 integers,
+/// each 0..=255.
+#[inline]
+fn byte_list(v: &[Term]) -> Option<impl Iterator<Item = u8> + '_> {
+    if v.len() > MAX_STRING_EXT_LEN {
+        return None;
+    }
+    for t in v {
+        match t {
+            Term::Int(i) if (0..=255).contains(i) => {}
+            _ => return None,
+        }
+    }
+    Some(v.iter().map(|t| match t {
+        Term::Int(i) => *i as u8,
+        _ => 0,
+    }))
+}
+
+/// Number of characters if every character of `s` is Latin-1.
+fn latin1_len(s: &str) -> Option<usize> {
+    if s.is_ascii() {
+        return Some(s.len());
+    }
+    let mut n = 0;
+    for c in s.chars() {
+        if c as u32 > 0xff {
+            return None;
+        }
+        n += 1;
+    }
+    Some(n)
+}
+
+/// C's `"%.20e"`: 21 significant digits, exponent with sign and at least two
+/// digits (`1.00000000000000000000e+00`).
+fn float_ext_text(f: f64) -> String {
+    let s = format!("{f:.20e}");
+    match s.split_once('e') {
+        Some((mantissa, exp)) => {
+            let (sign, digits) = match exp.strip_prefix('-') {
+                Some(d) => ('-', d),
+                None => ('+', exp),
+            };
+            format!("{mantissa}e{sign}{digits:0>2}")
+        }
+        None => s,
     }
 }

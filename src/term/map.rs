@@ -87,6 +87,16 @@ impl Map {
         std::mem::take(&mut self.entries)
     }
 
+    /// The entries in the order the BEAM's `term_to_binary` writes them, for
+    /// a map built or changed in Rust (the encoder uses `entries()` directly
+    /// for a map still in received order).
+    ///
+    /// TODO(order helper): sort as the BEAM does (flatmaps up to 32 keys in
+    /// term order; larger maps in HAMT order). Until then: stored order.
+    pub(crate) fn encode_order(&self) -> Vec<&(Term, Term)> {
+        self.entries.iter().collect()
+    }
+
     /// True if the entries are still in the order they were decoded in.
     pub fn is_received_order(&self) -> bool {
         self.received_order
