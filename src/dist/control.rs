@@ -85,7 +85,11 @@ pub const SPAWN_REPLY_LINK: u32 = 1;
 pub const SPAWN_REPLY_MONITOR: u32 = 2;
 
 /// One distribution signal, whatever its spelling on the wire.
+///
+/// Fields are named after the elements of the control tuples in
+/// PROTOCOL.md §4 (`from`, `to`, `reason`, `reference`, …).
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
 pub enum Signal {
     /// `SEND`/`SEND_SENDER` (and `_TT`): a message to a pid. `from` is absent
     /// when the peer used plain `SEND`.

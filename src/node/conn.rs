@@ -95,7 +95,8 @@ pub(crate) struct Conn {
 
 impl Conn {
     pub(crate) fn set_incoming(&self) {
-        self.incoming.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.incoming
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn is_incoming(&self) -> bool {

@@ -46,17 +46,29 @@ pub struct Exception {
 impl Exception {
     /// `throw(Value)`.
     pub fn throw(value: impl Into<Term>) -> Exception {
-        Exception { class: Class::Throw, reason: value.into(), stack: None }
+        Exception {
+            class: Class::Throw,
+            reason: value.into(),
+            stack: None,
+        }
     }
 
     /// `erlang:error(Reason)`.
     pub fn error(reason: impl Into<Term>) -> Exception {
-        Exception { class: Class::Error, reason: reason.into(), stack: None }
+        Exception {
+            class: Class::Error,
+            reason: reason.into(),
+            stack: None,
+        }
     }
 
     /// `exit(Reason)`.
     pub fn exit(reason: impl Into<Term>) -> Exception {
-        Exception { class: Class::Exit, reason: reason.into(), stack: None }
+        Exception {
+            class: Class::Exit,
+            reason: reason.into(),
+            stack: None,
+        }
     }
 }
 
@@ -83,7 +95,8 @@ pub type RpcResult = Result<Term, Exception>;
 
 pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 pub(crate) type RpcFn = Arc<dyn Fn(RpcCall) -> BoxFuture<RpcResult> + Send + Sync>;
-pub(crate) type ProcFn = Arc<dyn Fn(Mailbox, Vec<Term>) -> BoxFuture<Result<(), Term>> + Send + Sync>;
+pub(crate) type ProcFn =
+    Arc<dyn Fn(Mailbox, Vec<Term>) -> BoxFuture<Result<(), Term>> + Send + Sync>;
 
 /// `(module, function, arity)`.
 pub(crate) type Mfa = (Atom, Atom, usize);
@@ -120,7 +133,10 @@ impl Node {
         Fut: Future<Output = RpcResult> + Send + 'static,
     {
         let f: RpcFn = Arc::new(move |call| Box::pin(f(call)));
-        self.inner.registry_write().fns.insert((Atom::from(module), Atom::from(function), arity), f);
+        self.inner
+            .registry_write()
+            .fns
+            .insert((Atom::from(module), Atom::from(function), arity), f);
     }
 
     /// Makes `module:function/arity` spawnable from Erlang (`spawn/4`,
@@ -133,6 +149,9 @@ impl Node {
         Fut: Future<Output = Result<(), Term>> + Send + 'static,
     {
         let f: ProcFn = Arc::new(move |mb, args| Box::pin(f(mb, args)));
-        self.inner.registry_write().procs.insert((Atom::from(module), Atom::from(function), arity), f);
+        self.inner
+            .registry_write()
+            .procs
+            .insert((Atom::from(module), Atom::from(function), arity), f);
     }
 }

@@ -384,14 +384,23 @@ impl NodeInner {
                 st.watchers.retain(|_, w| w.conn != conn);
                 st.unlinking.retain(|pid, _| pid.node != *peer);
                 let node_mons = st.node_monitors.remove(peer).unwrap_or(0);
-                let spawns: Vec<Reference> = st.pending_spawns.iter().filter(|(_, c)| **c == conn).map(|(r, _)| r.clone()).collect();
+                let spawns: Vec<Reference> = st
+                    .pending_spawns
+                    .iter()
+                    .filter(|(_, c)| **c == conn)
+                    .map(|(r, _)| r.clone())
+                    .collect();
                 for r in &spawns {
                     st.pending_spawns.remove(r);
                 }
                 (links, monitors, node_mons, spawns)
             };
             for r in spawns {
-                p.deliver(crate::services::spawn::spawn_reply_msg(&r, false, atom_term("noconnection")));
+                p.deliver(crate::services::spawn::spawn_reply_msg(
+                    &r,
+                    false,
+                    atom_term("noconnection"),
+                ));
             }
             for (reference, m) in monitors {
                 p.deliver(down_msg(

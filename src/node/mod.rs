@@ -6,6 +6,7 @@
 //! ends. Internally everything holds an `Arc<NodeInner>`.
 
 mod conn;
+mod epmd_shim;
 pub mod functions;
 mod handle;
 mod local;
@@ -17,9 +18,9 @@ mod startup;
 pub use conn::{DownReason, NodeEvent, WRITE_BATCH_BYTES};
 pub use functions::{Class, Exception, RpcCall, RpcResult};
 pub use handle::{Node, PING_TIMEOUT};
+pub use mailbox::{CallError, Dest, Exited, Mailbox, MonitorTarget};
 pub use rpc::{RpcError, SpawnOpts};
 pub use startup::NodeBuilder;
-pub use mailbox::{CallError, Dest, Exited, Mailbox, MonitorTarget};
 
 use crate::term::{Atom, Pid, Reference, Term};
 use conn::Conn;
@@ -126,7 +127,15 @@ const PID_ID_MASK: u64 = (1 << PID_ID_BITS) - 1;
 const PID_SERIAL_MASK: u64 = (1 << 13) - 1;
 
 impl NodeInner {
-    pub(crate) fn new(node_name: crate::name::NodeName, name: Atom, creation: u32, cfg: Config, flags: crate::handshake::DistFlags, cookies: crate::cookie::CookieJar, listen_port: u16) -> NodeInner {
+    pub(crate) fn new(
+        node_name: crate::name::NodeName,
+        name: Atom,
+        creation: u32,
+        cfg: Config,
+        flags: crate::handshake::DistFlags,
+        cookies: crate::cookie::CookieJar,
+        listen_port: u16,
+    ) -> NodeInner {
         NodeInner {
             name,
             node_name,
@@ -326,7 +335,10 @@ impl NodeInner {
     /// A user handle to this node, unless it is shutting down.
     pub(crate) fn handle(self: &Arc<Self>) -> Option<Node> {
         let life = self.life.get()?.upgrade()?;
-        Some(Node { inner: self.clone(), life })
+        Some(Node {
+            inner: self.clone(),
+            life,
+        })
     }
 
     pub(crate) fn registry_write(&self) -> std::sync::RwLockWriteGuard<'_, functions::Registry> {
@@ -334,19 +346,43 @@ impl NodeInner {
     }
 
     pub(crate) fn lookup_fn(&self, m: &Atom, f: &Atom, arity: usize) -> Option<functions::RpcFn> {
-        self.registry.read().unwrap_or_else(|e| e.into_inner()).fns.get(&(m.clone(), f.clone(), arity)).cloned()
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .fns
+            .get(&(m.clone(), f.clone(), arity))
+            .cloned()
     }
 
-    pub(crate) fn lookup_proc_fn(&self, m: &Atom, f: &Atom, arity: usize) -> Option<functions::ProcFn> {
-        self.registry.read().unwrap_or_else(|e| e.into_inner()).procs.get(&(m.clone(), f.clone(), arity)).cloned()
+    pub(crate) fn lookup_proc_fn(
+        &self,
+        m: &Atom,
+        f: &Atom,
+        arity: usize,
+    ) -> Option<functions::ProcFn> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .procs
+            .get(&(m.clone(), f.clone(), arity))
+            .cloned()
     }
 
     /// A SPAWN_REPLY for a spawn this node asked for: sets up the link and
     /// monitor it reports and tells the requester
     /// `{spawn_reply, ReqId, ok | error, PidOrReason}`.
-    pub(crate) fn spawn_reply(self: &Arc<Self>, req_id: Reference, to: Pid, flags: u32, result: Term, conn: u64) {
+    pub(crate) fn spawn_reply(
+        self: &Arc<Self>,
+        req_id: Reference,
+        to: Pid,
+        flags: u32,
+        result: Term,
+        conn: u64,
+    ) {
         use crate::dist::control::{SPAWN_REPLY_LINK, SPAWN_REPLY_MONITOR};
-        let requester = self.lookup(&to).filter(|p| p.lock().pending_spawns.remove(&req_id).is_some());
+        let requester = self
+            .lookup(&to)
+            .filter(|p| p.lock().pending_spawns.remove(&req_id).is_some());
         match (requester, result.as_pid().cloned()) {
             (Some(p), Some(new)) => {
                 {
@@ -355,20 +391,47 @@ impl NodeInner {
                         st.links.insert(new.clone(), conn);
                     }
                     if flags & SPAWN_REPLY_MONITOR != 0 {
-                        st.monitors.insert(req_id.clone(), process::MonitorOut { node: new.node.clone(), target: crate::dist::ProcRef::Pid(new.clone()), conn });
+                        st.monitors.insert(
+                            req_id.clone(),
+                            process::MonitorOut {
+                                node: new.node.clone(),
+                                target: crate::dist::ProcRef::Pid(new.clone()),
+                                conn,
+                            },
+                        );
                     }
                 }
-                p.deliver(crate::services::spawn::spawn_reply_msg(&req_id, true, Term::Pid(new)));
+                p.deliver(crate::services::spawn::spawn_reply_msg(
+                    &req_id,
+                    true,
+                    Term::Pid(new),
+                ));
             }
-            (Some(p), None) => p.deliver(crate::services::spawn::spawn_reply_msg(&req_id, false, result)),
+            (Some(p), None) => p.deliver(crate::services::spawn::spawn_reply_msg(
+                &req_id, false, result,
+            )),
             // The requester is gone: undo what the peer set up for it.
             (None, Some(new)) => {
                 let node = new.node.clone();
                 if flags & SPAWN_REPLY_LINK != 0 {
-                    self.route(&node, crate::dist::Signal::Exit { from: to.clone(), to: new.clone(), reason: Term::atom("noproc") });
+                    self.route(
+                        &node,
+                        crate::dist::Signal::Exit {
+                            from: to.clone(),
+                            to: new.clone(),
+                            reason: Term::atom("noproc"),
+                        },
+                    );
                 }
                 if flags & SPAWN_REPLY_MONITOR != 0 {
-                    self.route(&node, crate::dist::Signal::Demonitor { from: to, target: crate::dist::ProcRef::Pid(new), reference: req_id });
+                    self.route(
+                        &node,
+                        crate::dist::Signal::Demonitor {
+                            from: to,
+                            target: crate::dist::ProcRef::Pid(new),
+                            reference: req_id,
+                        },
+                    );
                 }
             }
             (None, _) => {}

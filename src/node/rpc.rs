@@ -41,9 +41,24 @@ impl RpcError {
         let badrpc = |r: Term| Term::tuple(vec![Term::atom("badrpc"), r]);
         let exit = |r: Term| badrpc(Term::tuple(vec![Term::atom("EXIT"), r]));
         match self {
-            RpcError::Exception(Exception { class: Class::Throw, reason, .. }) => reason.clone(),
-            RpcError::Exception(Exception { class: Class::Exit, reason, .. }) => exit(reason.clone()),
-            RpcError::Exception(Exception { class: Class::Error, reason, stack }) => exit(Term::tuple(vec![reason.clone(), stack.clone().unwrap_or(Term::NIL)])),
+            RpcError::Exception(Exception {
+                class: Class::Throw,
+                reason,
+                ..
+            }) => reason.clone(),
+            RpcError::Exception(Exception {
+                class: Class::Exit,
+                reason,
+                ..
+            }) => exit(reason.clone()),
+            RpcError::Exception(Exception {
+                class: Class::Error,
+                reason,
+                stack,
+            }) => exit(Term::tuple(vec![
+                reason.clone(),
+                stack.clone().unwrap_or(Term::NIL),
+            ])),
             RpcError::NodeDown(_) => badrpc(Term::atom("nodedown")),
             RpcError::Timeout(_) => badrpc(Term::atom("timeout")),
             RpcError::Signal(r) => exit(r.clone()),
@@ -65,7 +80,9 @@ pub struct SpawnOpts {
 
 fn down_reason(m: Term, req: &Reference) -> Option<Term> {
     match m.as_tuple() {
-        Some([tag, Term::Ref(r), _, _, _]) if tag.is_atom("DOWN") && r == req => m.into_tuple().ok().and_then(|mut v| v.pop()),
+        Some([tag, Term::Ref(r), _, _, _]) if tag.is_atom("DOWN") && r == req => {
+            m.into_tuple().ok().and_then(|mut v| v.pop())
+        }
         _ => None,
     }
 }
@@ -88,26 +105,46 @@ fn erpc_result(node: &Atom, res: &Reference, reason: Term) -> Result<Term, RpcEr
             };
         }
         Some([r, kind, e, stack]) if ours(r) && kind.is_atom("error") => {
-            return Err(RpcError::Exception(Exception { class: Class::Error, reason: e.clone(), stack: Some(stack.clone()) }));
+            return Err(RpcError::Exception(Exception {
+                class: Class::Error,
+                reason: e.clone(),
+                stack: Some(stack.clone()),
+            }));
         }
         _ => {}
     }
-    if reason.is_atom("noconnection") { Err(RpcError::NodeDown(node.clone())) } else { Err(RpcError::Signal(reason)) }
+    if reason.is_atom("noconnection") {
+        Err(RpcError::NodeDown(node.clone()))
+    } else {
+        Err(RpcError::Signal(reason))
+    }
 }
 
 impl Mailbox {
     /// Sends a SPAWN_REQUEST for `m:f(args)` on `node` and waits for the
     /// reply. Returns the new pid, and the monitor reference when
     /// `opts.monitor` is set (the request id, as on the BEAM).
-    pub async fn spawn_on(&mut self, node: &str, m: &str, f: &str, args: Vec<Term>, opts: SpawnOpts, timeout: Option<Duration>) -> Result<(Pid, Option<Reference>), RpcError> {
+    pub async fn spawn_on(
+        &mut self,
+        node: &str,
+        m: &str,
+        f: &str,
+        args: Vec<Term>,
+        opts: SpawnOpts,
+        timeout: Option<Duration>,
+    ) -> Result<(Pid, Option<Reference>), RpcError> {
         let (req_id, peer) = self.send_spawn_request(node, m, f, args, opts).await?;
         let got = self
             .recv_match(|t| matches!(t.as_tuple(), Some([tag, Term::Ref(r), _, _]) if tag.is_atom("spawn_reply") && *r == req_id), timeout)
             .await?;
         match got {
             Some(t) => match t.as_tuple() {
-                Some([_, _, status, Term::Pid(p)]) if status.is_atom("ok") => Ok((p.clone(), opts.monitor.then_some(req_id))),
-                Some([_, _, _, reason]) if reason.is_atom("noconnection") => Err(RpcError::NodeDown(peer)),
+                Some([_, _, status, Term::Pid(p)]) if status.is_atom("ok") => {
+                    Ok((p.clone(), opts.monitor.then_some(req_id)))
+                }
+                Some([_, _, _, reason]) if reason.is_atom("noconnection") => {
+                    Err(RpcError::NodeDown(peer))
+                }
                 Some([_, _, _, reason]) => Err(RpcError::Erpc(reason.clone())),
                 _ => Err(RpcError::Signal(t)),
             },
@@ -118,14 +155,26 @@ impl Mailbox {
         }
     }
 
-    async fn send_spawn_request(&mut self, node: &str, m: &str, f: &str, args: Vec<Term>, opts: SpawnOpts) -> Result<(Reference, Atom), RpcError> {
+    async fn send_spawn_request(
+        &mut self,
+        node: &str,
+        m: &str,
+        f: &str,
+        args: Vec<Term>,
+        opts: SpawnOpts,
+    ) -> Result<(Reference, Atom), RpcError> {
         let peer = Atom::new(node).map_err(|_| RpcError::NodeDown(Atom::default()))?;
-        let (module, function) = (Atom::new(m).map_err(|e| RpcError::Erpc(Term::binary(e.to_string())))?, Atom::new(f).map_err(|e| RpcError::Erpc(Term::binary(e.to_string())))?);
+        let (module, function) = (
+            Atom::new(m).map_err(|e| RpcError::Erpc(Term::binary(e.to_string())))?,
+            Atom::new(f).map_err(|e| RpcError::Erpc(Term::binary(e.to_string())))?,
+        );
         if peer == self.node.name {
             return Err(RpcError::Erpc(Term::atom("badarg")));
         }
         let conn = self.node.conn_for(&peer);
-        let Some(flags) = conn.wait_up().await else { return Err(RpcError::NodeDown(peer)) };
+        let Some(flags) = conn.wait_up().await else {
+            return Err(RpcError::NodeDown(peer));
+        };
         if !flags.contains(DistFlags::SPAWN) {
             return Err(RpcError::Erpc(Term::atom("notsup")));
         }
@@ -137,21 +186,53 @@ impl Mailbox {
         if opts.monitor {
             o.push(Term::atom("monitor"));
         }
-        let gl = self.group_leader().or_else(|| self.node.io_server.get().cloned()).unwrap_or_else(|| self.pid().clone());
-        self.proc.lock().pending_spawns.insert(req_id.clone(), conn.id);
-        let sig = Signal::SpawnRequest { req_id: req_id.clone(), from: self.pid().clone(), group_leader: gl, module, function, args: Term::List(args), opts: Term::List(o) };
+        let gl = self
+            .group_leader()
+            .or_else(|| self.node.io_server.get().cloned())
+            .unwrap_or_else(|| self.pid().clone());
+        self.proc
+            .lock()
+            .pending_spawns
+            .insert(req_id.clone(), conn.id);
+        let sig = Signal::SpawnRequest {
+            req_id: req_id.clone(),
+            from: self.pid().clone(),
+            group_leader: gl,
+            module,
+            function,
+            args: Term::List(args),
+            opts: Term::List(o),
+        };
         self.node.push(&conn, sig);
         Ok((req_id, peer))
     }
 
     /// Calls `m:f(args)` on `node` and returns its value, as `erpc:call/5`.
     /// On timeout the remote work is abandoned (demonitored and killed).
-    pub async fn rpc(&mut self, node: &str, m: &str, f: &str, args: Vec<Term>, timeout: Duration) -> Result<Term, RpcError> {
+    pub async fn rpc(
+        &mut self,
+        node: &str,
+        m: &str,
+        f: &str,
+        args: Vec<Term>,
+        timeout: Duration,
+    ) -> Result<Term, RpcError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let peer = Atom::new(node).map_err(|_| RpcError::NodeDown(Atom::default()))?;
         if peer == self.node.name {
             let (m, f) = (Atom::from(m), Atom::from(f));
-            let r = tokio::time::timeout(timeout, crate::services::spawn::run_fn(&self.node, &m, &f, args, Some(self.pid().clone()), None)).await;
+            let r = tokio::time::timeout(
+                timeout,
+                crate::services::spawn::run_fn(
+                    &self.node,
+                    &m,
+                    &f,
+                    args,
+                    Some(self.pid().clone()),
+                    None,
+                ),
+            )
+            .await;
             return match r {
                 Ok(r) => r.map_err(RpcError::Exception),
                 Err(_) => Err(RpcError::Timeout(timeout)),
@@ -166,15 +247,33 @@ impl Mailbox {
             return self.rpc_rex(&peer, m, f, args, timeout).await;
         }
         let res = self.node.make_ref();
-        let erpc_args = vec![Term::Ref(res.clone()), Term::atom(m), Term::atom(f), Term::List(args)];
-        let (req_id, _) = self.send_spawn_request(node, "erpc", "execute_call", erpc_args, SpawnOpts { link: false, monitor: true }).await?;
+        let erpc_args = vec![
+            Term::Ref(res.clone()),
+            Term::atom(m),
+            Term::atom(f),
+            Term::List(args),
+        ];
+        let (req_id, _) = self
+            .send_spawn_request(
+                node,
+                "erpc",
+                "execute_call",
+                erpc_args,
+                SpawnOpts {
+                    link: false,
+                    monitor: true,
+                },
+            )
+            .await?;
         let mut spawned: Option<Pid> = None;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let got = self
                 .recv_match(
                     |t| match t.as_tuple() {
-                        Some([tag, Term::Ref(r), _, _]) => tag.is_atom("spawn_reply") && *r == req_id,
+                        Some([tag, Term::Ref(r), _, _]) => {
+                            tag.is_atom("spawn_reply") && *r == req_id
+                        }
                         Some([tag, Term::Ref(r), _, _, _]) => tag.is_atom("DOWN") && *r == req_id,
                         _ => false,
                     },
@@ -191,9 +290,15 @@ impl Mailbox {
                 return Err(RpcError::Timeout(timeout));
             };
             match t.as_tuple() {
-                Some([_, _, status, Term::Pid(p)]) if status.is_atom("ok") => spawned = Some(p.clone()),
+                Some([_, _, status, Term::Pid(p)]) if status.is_atom("ok") => {
+                    spawned = Some(p.clone())
+                }
                 Some([_, _, _, reason]) if t.as_tuple().is_some_and(|v| v.len() == 4) => {
-                    return Err(if reason.is_atom("noconnection") { RpcError::NodeDown(peer) } else { RpcError::Erpc(reason.clone()) });
+                    return Err(if reason.is_atom("noconnection") {
+                        RpcError::NodeDown(peer)
+                    } else {
+                        RpcError::Erpc(reason.clone())
+                    });
                 }
                 _ => {
                     let reason = down_reason(t, &req_id).unwrap_or_default();
@@ -204,19 +309,43 @@ impl Mailbox {
     }
 
     /// `rpc:call` through `rex` (peers without DFLAG_SPAWN).
-    async fn rpc_rex(&mut self, peer: &Atom, m: &str, f: &str, args: Vec<Term>, timeout: Duration) -> Result<Term, RpcError> {
-        let req = Term::tuple(vec![Term::atom("call"), Term::atom(m), Term::atom(f), Term::List(args), Term::atom("user")]);
-        match self.call(Dest::RemoteName(Atom::from("rex"), peer.clone()), req, Some(timeout)).await {
+    async fn rpc_rex(
+        &mut self,
+        peer: &Atom,
+        m: &str,
+        f: &str,
+        args: Vec<Term>,
+        timeout: Duration,
+    ) -> Result<Term, RpcError> {
+        let req = Term::tuple(vec![
+            Term::atom("call"),
+            Term::atom(m),
+            Term::atom(f),
+            Term::List(args),
+            Term::atom("user"),
+        ]);
+        match self
+            .call(
+                Dest::RemoteName(Atom::from("rex"), peer.clone()),
+                req,
+                Some(timeout),
+            )
+            .await
+        {
             Ok(v) => match v.as_tuple() {
                 Some([tag, reason]) if tag.is_atom("badrpc") => Err(match reason.as_tuple() {
-                    Some([e, r]) if e.is_atom("EXIT") => RpcError::Exception(Exception::exit(r.clone())),
+                    Some([e, r]) if e.is_atom("EXIT") => {
+                        RpcError::Exception(Exception::exit(r.clone()))
+                    }
                     _ if reason.is_atom("nodedown") => RpcError::NodeDown(peer.clone()),
                     _ => RpcError::Signal(reason.clone()),
                 }),
                 _ => Ok(v),
             },
             Err(super::CallError::Timeout(d)) => Err(RpcError::Timeout(d)),
-            Err(super::CallError::Down(r)) if r.is_atom("noconnection") => Err(RpcError::NodeDown(peer.clone())),
+            Err(super::CallError::Down(r)) if r.is_atom("noconnection") => {
+                Err(RpcError::NodeDown(peer.clone()))
+            }
             Err(super::CallError::Down(r)) => Err(RpcError::Signal(r)),
             Err(super::CallError::Exited(e)) => Err(RpcError::Exited(e)),
         }
@@ -226,12 +355,35 @@ impl Mailbox {
 impl Node {
     /// Calls `m:f(args)` on `node` (`erpc:call/5`): through erpc, or the
     /// `rex` server when the peer lacks DFLAG_SPAWN.
-    pub async fn rpc(&self, node: &str, m: &str, f: &str, args: Vec<Term>, timeout: Duration) -> Result<Term, RpcError> {
+    pub async fn rpc(
+        &self,
+        node: &str,
+        m: &str,
+        f: &str,
+        args: Vec<Term>,
+        timeout: Duration,
+    ) -> Result<Term, RpcError> {
         self.mailbox().rpc(node, m, f, args, timeout).await
     }
 
     /// `spawn(Node, M, F, A)`: starts a process on a peer; returns its pid.
-    pub async fn spawn(&self, node: &str, m: &str, f: &str, args: Vec<Term>) -> Result<Pid, RpcError> {
-        self.mailbox().spawn_on(node, m, f, args, SpawnOpts::default(), Some(super::PING_TIMEOUT)).await.map(|(p, _)| p)
+    pub async fn spawn(
+        &self,
+        node: &str,
+        m: &str,
+        f: &str,
+        args: Vec<Term>,
+    ) -> Result<Pid, RpcError> {
+        self.mailbox()
+            .spawn_on(
+                node,
+                m,
+                f,
+                args,
+                SpawnOpts::default(),
+                Some(super::PING_TIMEOUT),
+            )
+            .await
+            .map(|(p, _)| p)
     }
 }

@@ -5,7 +5,10 @@ use super::conn::{Conn, DialError, Established};
 use super::handle::{Lifetime, Node};
 use super::{Config, NodeError, NodeInner};
 use crate::cookie::{Cookie, CookieJar, CookieLocations};
-use crate::handshake::{self, AcceptorConfig, DistFlags, HandshakeError, HandshakeOptions, InitiatorConfig, PeerInfo, PeerName, Status};
+use crate::handshake::{
+    self, AcceptorConfig, DistFlags, HandshakeError, HandshakeOptions, InitiatorConfig, PeerInfo,
+    PeerName, Status,
+};
 use crate::name::NodeName;
 use crate::term::Atom;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -71,7 +74,8 @@ impl NodeBuilder {
 
     /// A cookie for one peer (`-setcookie Node Cookie`).
     pub fn node_cookie(mut self, node: &str, cookie: &str) -> Self {
-        self.node_cookies.push((node.to_string(), cookie.to_string()));
+        self.node_cookies
+            .push((node.to_string(), cookie.to_string()));
         self
     }
 
@@ -137,17 +141,37 @@ impl NodeBuilder {
 
     /// Starts the node: listens, registers with EPMD and serves.
     pub async fn start(self) -> Result<Node, NodeError> {
-        let name = if self.long_names { NodeName::for_name(&self.name) } else { NodeName::for_sname(&self.name) }.map_err(|e| NodeError::BadName(e.to_string()))?;
+        let name = if self.long_names {
+            NodeName::for_name(&self.name)
+        } else {
+            NodeName::for_sname(&self.name)
+        }
+        .map_err(|e| NodeError::BadName(e.to_string()))?;
         let cookies = self.cookie_jar()?;
-        let listener = TcpListener::bind(self.listen).await.map_err(|source| NodeError::Listen { addr: self.listen.to_string(), source })?;
-        let listen_port = listener.local_addr().map_err(|source| NodeError::Listen { addr: self.listen.to_string(), source })?.port();
+        let listener =
+            TcpListener::bind(self.listen)
+                .await
+                .map_err(|source| NodeError::Listen {
+                    addr: self.listen.to_string(),
+                    source,
+                })?;
+        let listen_port = listener
+            .local_addr()
+            .map_err(|source| NodeError::Listen {
+                addr: self.listen.to_string(),
+                source,
+            })?
+            .port();
 
-        let epmd_port = self.epmd_port.unwrap_or_else(crate::epmd::epmd_port);
+        let epmd_port = self.epmd_port.unwrap_or_else(super::epmd_shim::epmd_port);
         let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
         if self.embedded_epmd && self.publish {
-            match crate::epmd::start_embedded_if_absent(epmd_port).await {
+            match super::epmd_shim::start_embedded_if_absent(epmd_port).await {
                 Ok(Some(server)) => {
-                    tracing::info!(port = epmd_port, "no EPMD was running; started an embedded one");
+                    tracing::info!(
+                        port = epmd_port,
+                        "no EPMD was running; started an embedded one"
+                    );
                     keep.push(Box::new(server));
                 }
                 Ok(None) => {}
@@ -155,7 +179,9 @@ impl NodeBuilder {
             }
         }
         let creation = if self.publish {
-            let registration = crate::epmd::register(epmd_port, name.alive(), listen_port).await.map_err(|e| NodeError::Epmd(e.to_string()))?;
+            let registration = super::epmd_shim::register(epmd_port, name.alive(), listen_port)
+                .await
+                .map_err(|e| NodeError::Epmd(e.to_string()))?;
             let creation = registration.creation();
             keep.push(Box::new(registration));
             creation
@@ -164,12 +190,29 @@ impl NodeBuilder {
             rand::random::<u32>().max(4)
         };
 
-        let cfg = Config { net_ticktime: self.net_ticktime, handshake_timeout: self.handshake_timeout, max_frame_len: self.max_frame_len, epmd_port, long_names: self.long_names };
+        let cfg = Config {
+            net_ticktime: self.net_ticktime,
+            handshake_timeout: self.handshake_timeout,
+            max_frame_len: self.max_frame_len,
+            epmd_port,
+            long_names: self.long_names,
+        };
         let atom = Atom::new(name.as_str()).map_err(|e| NodeError::BadName(e.to_string()))?;
-        let inner = Arc::new(NodeInner::new(name, atom, creation, cfg, self.flags, cookies, listen_port));
+        let inner = Arc::new(NodeInner::new(
+            name,
+            atom,
+            creation,
+            cfg,
+            self.flags,
+            cookies,
+            listen_port,
+        ));
 
         tokio::spawn(accept_loop(inner.clone(), listener));
-        let life = Arc::new(Lifetime { inner: inner.clone(), _keep: keep });
+        let life = Arc::new(Lifetime {
+            inner: inner.clone(),
+            _keep: keep,
+        });
         let _ = inner.life.set(Arc::downgrade(&life));
         inner.start_services();
         tracing::info!(node = %inner.name, creation, port = listen_port, epmd_port, "node started");
@@ -181,12 +224,19 @@ impl NodeBuilder {
             Some(c) => Some(Cookie::new(c).map_err(|e| NodeError::Cookie(e.to_string()))?),
             None => None,
         };
-        let loc = self.cookie_locations.clone().unwrap_or_else(CookieLocations::from_env);
-        let (default, _source) = crate::cookie::resolve_cookie(explicit, &loc).map_err(|e| NodeError::Cookie(e.to_string()))?;
+        let loc = self
+            .cookie_locations
+            .clone()
+            .unwrap_or_else(CookieLocations::from_env);
+        let (default, _source) = crate::cookie::resolve_cookie(explicit, &loc)
+            .map_err(|e| NodeError::Cookie(e.to_string()))?;
         let mut jar = CookieJar::new(default);
         for (node, cookie) in &self.node_cookies {
             let n = NodeName::parse(node).map_err(|e| NodeError::BadName(e.to_string()))?;
-            jar.set_cookie(n, Cookie::new(cookie).map_err(|e| NodeError::Cookie(e.to_string()))?);
+            jar.set_cookie(
+                n,
+                Cookie::new(cookie).map_err(|e| NodeError::Cookie(e.to_string()))?,
+            );
         }
         Ok(jar)
     }
@@ -228,13 +278,17 @@ impl NodeInner {
     async fn accept_one(self: Arc<Self>, mut stream: TcpStream, addr: SocketAddr) {
         let _ = stream.set_nodelay(true);
         let cfg = {
-            let mut c = AcceptorConfig::new(self.node_name.clone(), self.creation, self.cookie_jar());
+            let mut c =
+                AcceptorConfig::new(self.node_name.clone(), self.creation, self.cookie_jar());
             c.flags = self.flags;
             c.required_flags = DistFlags::MANDATORY_25;
             c
         };
         let picked: Mutex<Option<Picked>> = Mutex::new(None);
-        let result = handshake::accept(&mut stream, cfg, &handshake_opts(&self), |info| std::future::ready(self.decide(info, &picked))).await;
+        let result = handshake::accept(&mut stream, cfg, &handshake_opts(&self), |info| {
+            std::future::ready(self.decide(info, &picked))
+        })
+        .await;
         let picked = picked.into_inner().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok((est, leftover)) => {
@@ -244,7 +298,10 @@ impl NodeInner {
                         tracing::info!(node = %old.peer, "peer reconnected; dropping the old connection");
                         old.kill.cancel();
                         let c = Arc::new(Conn::new(self.next_conn_id(), old.peer.clone()));
-                        self.conns.lock().unwrap_or_else(|e| e.into_inner()).insert(old.peer.clone(), c.clone());
+                        self.conns
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(old.peer.clone(), c.clone());
                         c
                     }
                     None => return,
@@ -254,7 +311,12 @@ impl NodeInner {
                     return;
                 };
                 let (r, w) = stream.into_split();
-                let est = Established { reader: Box::new(r), writer: Box::new(w), flags: est.negotiated_flags, leftover };
+                let est = Established {
+                    reader: Box::new(r),
+                    writer: Box::new(w),
+                    flags: est.negotiated_flags,
+                    leftover,
+                };
                 self.run(conn, est, queue).await;
             }
             Err(e) => {
@@ -275,7 +337,9 @@ impl NodeInner {
             // Dynamic names (NAME_ME) are only handed out by BEAM nodes.
             return Status::NotAllowed;
         };
-        let Ok(peer) = Atom::new(peer_name.as_str()) else { return Status::NotAllowed };
+        let Ok(peer) = Atom::new(peer_name.as_str()) else {
+            return Status::NotAllowed;
+        };
         if peer == self.name {
             return Status::NotAllowed;
         }
@@ -308,30 +372,72 @@ impl NodeInner {
     }
 
     /// Our dial to `peer`: EPMD lookup, TCP connect, handshake.
-    pub(crate) async fn dial_handshake(self: &Arc<Self>, peer: &Atom) -> Result<Established, DialError> {
-        let peer_name = NodeName::parse(peer.as_str()).map_err(|e| DialError::Failed(e.to_string()))?;
-        peer_name.check_dialable(self.cfg.long_names).map_err(|e| DialError::Failed(e.to_string()))?;
+    pub(crate) async fn dial_handshake(
+        self: &Arc<Self>,
+        peer: &Atom,
+    ) -> Result<Established, DialError> {
+        let peer_name =
+            NodeName::parse(peer.as_str()).map_err(|e| DialError::Failed(e.to_string()))?;
+        peer_name
+            .check_dialable(self.cfg.long_names)
+            .map_err(|e| DialError::Failed(e.to_string()))?;
         let host = peer_name.host();
-        let lookup = tokio::time::timeout(self.cfg.handshake_timeout, crate::epmd::port_please(host, self.cfg.epmd_port, peer_name.alive())).await;
+        let lookup = tokio::time::timeout(
+            self.cfg.handshake_timeout,
+            super::epmd_shim::port_please(host, self.cfg.epmd_port, peer_name.alive()),
+        )
+        .await;
         let port = match lookup {
             Ok(Ok(Some(entry))) => entry.port,
-            Ok(Ok(None)) => return Err(DialError::Failed(format!("no node named {} is registered in EPMD on {host}", peer_name.alive()))),
+            Ok(Ok(None)) => {
+                return Err(DialError::Failed(format!(
+                    "no node named {} is registered in EPMD on {host}",
+                    peer_name.alive()
+                )));
+            }
             Ok(Err(e)) => return Err(DialError::Failed(format!("EPMD on {host}: {e}"))),
-            Err(_) => return Err(DialError::Failed(format!("EPMD on {host} did not answer in time"))),
+            Err(_) => {
+                return Err(DialError::Failed(format!(
+                    "EPMD on {host} did not answer in time"
+                )));
+            }
         };
-        let mut stream = match tokio::time::timeout(super::conn::CONNECT_TIMEOUT, TcpStream::connect((host, port))).await {
+        let mut stream = match tokio::time::timeout(
+            super::conn::CONNECT_TIMEOUT,
+            TcpStream::connect((host, port)),
+        )
+        .await
+        {
             Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(DialError::Failed(format!("cannot connect to {host}:{port}: {e}"))),
-            Err(_) => return Err(DialError::Failed(format!("connecting to {host}:{port} timed out"))),
+            Ok(Err(e)) => {
+                return Err(DialError::Failed(format!(
+                    "cannot connect to {host}:{port}: {e}"
+                )));
+            }
+            Err(_) => {
+                return Err(DialError::Failed(format!(
+                    "connecting to {host}:{port} timed out"
+                )));
+            }
         };
         let _ = stream.set_nodelay(true);
-        let mut cfg = InitiatorConfig::new(self.node_name.clone(), self.creation, peer_name, self.cookie_jar());
+        let mut cfg = InitiatorConfig::new(
+            self.node_name.clone(),
+            self.creation,
+            peer_name,
+            self.cookie_jar(),
+        );
         cfg.flags = self.flags;
         cfg.required_flags = DistFlags::MANDATORY_25;
         match handshake::connect(&mut stream, cfg, &handshake_opts(self)).await {
             Ok((est, leftover)) => {
                 let (r, w) = stream.into_split();
-                Ok(Established { reader: Box::new(r), writer: Box::new(w), flags: est.negotiated_flags, leftover })
+                Ok(Established {
+                    reader: Box::new(r),
+                    writer: Box::new(w),
+                    flags: est.negotiated_flags,
+                    leftover,
+                })
             }
             Err(HandshakeError::Nok { .. }) => Err(DialError::Nok),
             Err(e) => Err(DialError::Failed(e.to_string())),
@@ -339,7 +445,10 @@ impl NodeInner {
     }
 
     fn cookie_jar(&self) -> CookieJar {
-        self.cookies.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.cookies
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Starts `net_kernel`, `rex` and the group-leader io server.
@@ -367,8 +476,12 @@ impl NodeInner {
 /// Logs a refused or failed incoming handshake, in OTP's words where it has some.
 fn log_rejected(e: &HandshakeError, addr: SocketAddr) {
     match e {
-        HandshakeError::InvalidChallengeReply { .. } | HandshakeError::CookieRejected { .. } => tracing::warn!(%addr, "rejected handshake: {e}"),
-        HandshakeError::MissingFlags { .. } | HandshakeError::NotAllowed { .. } | HandshakeError::BadName { .. } => tracing::warn!(%addr, "rejected handshake: {e}"),
+        HandshakeError::InvalidChallengeReply { .. } | HandshakeError::CookieRejected { .. } => {
+            tracing::warn!(%addr, "rejected handshake: {e}")
+        }
+        HandshakeError::MissingFlags { .. }
+        | HandshakeError::NotAllowed { .. }
+        | HandshakeError::BadName { .. } => tracing::warn!(%addr, "rejected handshake: {e}"),
         _ => tracing::info!(%addr, "incoming handshake failed: {e}"),
     }
 }
