@@ -13,7 +13,13 @@ pub struct Args {
 
 pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
     let node = client_node(&a.node, &a.opts).await?;
-    let pong = tokio::time::timeout(a.opts.timeout(), node.ping(&a.node)).await.unwrap_or(false);
+    let pong = tokio::time::timeout(a.opts.timeout(), node.ping(&a.node))
+        .await
+        .unwrap_or(false);
     println!("{}", if pong { "pong" } else { "pang" });
-    Ok(if pong { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if pong {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

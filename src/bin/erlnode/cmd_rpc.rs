@@ -22,10 +22,20 @@ pub struct Args {
 }
 
 pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
-    let args: Term = a.args.parse().with_context(|| format!("ARGS must be an Erlang list, like '[1, two]'; cannot parse {:?}", a.args))?;
-    let args = args.into_list().map_err(|t| anyhow::anyhow!("ARGS must be an Erlang list, like '[1, two]', not {t}"))?;
+    let args: Term = a.args.parse().with_context(|| {
+        format!(
+            "ARGS must be an Erlang list, like '[1, two]'; cannot parse {:?}",
+            a.args
+        )
+    })?;
+    let args = args
+        .into_list()
+        .map_err(|t| anyhow::anyhow!("ARGS must be an Erlang list, like '[1, two]', not {t}"))?;
     let node = client_node(&a.node, &a.opts).await?;
-    match node.rpc(&a.node, &a.module, &a.function, args, a.opts.timeout()).await {
+    match node
+        .rpc(&a.node, &a.module, &a.function, args, a.opts.timeout())
+        .await
+    {
         Ok(v) => {
             println!("{v}");
             Ok(ExitCode::SUCCESS)

@@ -35,7 +35,10 @@ pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
         (None, Some(n)) => (n.clone(), true),
         (None, None) => anyhow::bail!("give --sname NAME or --name NAME@HOST"),
     };
-    let mut b = Node::builder(&name).long_names(long).net_ticktime(Duration::from_secs(a.net_ticktime)).embedded_epmd(!a.no_epmd);
+    let mut b = Node::builder(&name)
+        .long_names(long)
+        .net_ticktime(Duration::from_secs(a.net_ticktime))
+        .embedded_epmd(!a.no_epmd);
     if let Some(c) = &a.cookie {
         b = b.cookie(c);
     }
@@ -71,9 +74,15 @@ pub fn install_demo(node: &Node) -> anyhow::Result<()> {
             }
         }
     });
-    node.register_fn("erlnode", "echo", 1, |c| async move { Ok(c.args.into_iter().next().unwrap_or_default()) });
+    node.register_fn("erlnode", "echo", 1, |c| async move {
+        Ok(c.args.into_iter().next().unwrap_or_default())
+    });
     node.register_fn("erlnode", "sum", 1, |c| async move {
-        let items = c.args.first().and_then(Term::as_list).ok_or_else(|| Exception::error(Term::atom("badarg")))?;
+        let items = c
+            .args
+            .first()
+            .and_then(Term::as_list)
+            .ok_or_else(|| Exception::error(Term::atom("badarg")))?;
         let mut total = BigInt::from(0);
         for t in items {
             match t {
@@ -85,12 +94,23 @@ pub fn install_demo(node: &Node) -> anyhow::Result<()> {
         Ok(Term::from_bigint(total))
     });
     node.register_fn("erlnode", "sleep", 1, |c| async move {
-        let ms = c.args.first().and_then(Term::as_i64).filter(|ms| *ms >= 0).ok_or_else(|| Exception::error(Term::atom("badarg")))?;
+        let ms = c
+            .args
+            .first()
+            .and_then(Term::as_i64)
+            .filter(|ms| *ms >= 0)
+            .ok_or_else(|| Exception::error(Term::atom("badarg")))?;
         tokio::time::sleep(Duration::from_millis(ms as u64)).await;
         Ok(Term::atom("ok"))
     });
-    node.register_fn("erlnode", "fail", 1, |c| async move { Err(Exception::error(c.args.into_iter().next().unwrap_or_default())) });
-    node.register_fn("erlang", "node", 0, |c| async move { Ok(Term::Atom(c.node.name().clone())) });
+    node.register_fn("erlnode", "fail", 1, |c| async move {
+        Err(Exception::error(
+            c.args.into_iter().next().unwrap_or_default(),
+        ))
+    });
+    node.register_fn("erlang", "node", 0, |c| async move {
+        Ok(Term::Atom(c.node.name().clone()))
+    });
     // Spawnable erlnode:echo/0: {Pid, Msg} → Pid ! Msg; {exit, R} exits with R; stop exits normally.
     node.register_process("erlnode", "echo", 0, |mut mb, _args| async move {
         loop {

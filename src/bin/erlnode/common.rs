@@ -23,7 +23,9 @@ impl ClientOpts {
 /// A hidden node that only dials out, named like erl_call's temporary
 /// nodes, with the naming style (short or long) of `peer`.
 pub async fn client_node(peer: &str, opts: &ClientOpts) -> anyhow::Result<Node> {
-    let long = peer.split_once('@').is_some_and(|(_, host)| host.contains('.'));
+    let long = peer
+        .split_once('@')
+        .is_some_and(|(_, host)| host.contains('.'));
     let name = format!("erlnode_{}", std::process::id());
     let mut b = Node::builder(&name).long_names(long).publish(false);
     if let Some(c) = &opts.cookie {

@@ -13,7 +13,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "erlnode", version, about = "An Erlang distribution node in Rust")]
+#[command(
+    name = "erlnode",
+    version,
+    about = "An Erlang distribution node in Rust"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -40,7 +44,15 @@ fn main() -> ExitCode {
     let long_running = matches!(cli.command, Command::Serve(_) | Command::Epmd(_));
     init_tracing(if long_running { "info" } else { "warn" });
     // Long-running commands get all cores; one-shot clients start faster on one thread.
-    let rt = if long_running { tokio::runtime::Builder::new_multi_thread().enable_all().build() } else { tokio::runtime::Builder::new_current_thread().enable_all().build() };
+    let rt = if long_running {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    };
     let rt = match rt {
         Ok(rt) => rt,
         Err(e) => {
@@ -72,5 +84,8 @@ fn main() -> ExitCode {
 fn init_tracing(default: &str) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }
