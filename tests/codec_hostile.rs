@@ -81,7 +81,15 @@ fn eetf_abort_list_count_from_the_wire() {
     // eetf 0.12 tries to allocate 240 GB here and aborts.
     let e = err(&[131, 108, 255, 255, 255, 255]);
     assert!(
-        matches!(e, DecodeError::CountTooLarge { what: "list", count: 4294967296, offset: 1, remaining: 0 }),
+        matches!(
+            e,
+            DecodeError::CountTooLarge {
+                what: "list",
+                count: 4294967296,
+                offset: 1,
+                remaining: 0
+            }
+        ),
         "{e:?}"
     );
     assert!(e.to_string().contains("truncated or corrupt"));
@@ -237,17 +245,37 @@ fn truncated_prefixes_are_errors() {
 
 #[test]
 fn framing_errors() {
-    assert!(matches!(err(&[]), DecodeError::UnexpectedEnd { offset: 0, needed: 1 }));
-    assert!(matches!(err(&[131]), DecodeError::UnexpectedEnd { offset: 1, .. }));
+    assert!(matches!(
+        err(&[]),
+        DecodeError::UnexpectedEnd {
+            offset: 0,
+            needed: 1
+        }
+    ));
+    assert!(matches!(
+        err(&[131]),
+        DecodeError::UnexpectedEnd { offset: 1, .. }
+    ));
     assert_eq!(err(&[130, 97, 1]), DecodeError::BadVersion(130));
-    assert_eq!(err(&[131, 0]), DecodeError::UnknownTag { tag: 0, offset: 1 });
-    assert_eq!(err(&[131, 255]), DecodeError::UnknownTag { tag: 255, offset: 1 });
+    assert_eq!(
+        err(&[131, 0]),
+        DecodeError::UnknownTag { tag: 0, offset: 1 }
+    );
+    assert_eq!(
+        err(&[131, 255]),
+        DecodeError::UnknownTag {
+            tag: 255,
+            offset: 1
+        }
+    );
     let e = err(&[131, 121, 1, 2, 3]);
     assert_eq!(e, DecodeError::LocalExt { offset: 1 });
     assert!(e.to_string().contains("[local]"));
     // A compressed term is only valid right after 131.
     assert!(matches!(
-        err(&[131, 104, 1, 80, 0, 0, 0, 1, 120, 156, 75, 4, 0, 0, 98, 0, 98]),
+        err(&[
+            131, 104, 1, 80, 0, 0, 0, 1, 120, 156, 75, 4, 0, 0, 98, 0, 98
+        ]),
         DecodeError::NestedCompressed { offset: 3 }
     ));
 }
@@ -268,14 +296,29 @@ fn compressed(declared: u32, data: &[u8]) -> Vec<u8> {
 
 #[test]
 fn compressed_bombs_and_lies() {
-    assert_eq!(Term::decode(&compressed(2, &[97, 1])).unwrap(), Term::Int(1));
+    assert_eq!(
+        Term::decode(&compressed(2, &[97, 1])).unwrap(),
+        Term::Int(1)
+    );
     // Declares more than the limit: refused before inflating.
     let e = err(&compressed(u32::MAX, &[97, 1]));
-    assert!(matches!(e, DecodeError::DecompressedTooLarge { size: 4294967295, .. }), "{e:?}");
+    assert!(
+        matches!(
+            e,
+            DecodeError::DecompressedTooLarge {
+                size: 4294967295,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
     // Declares more than it holds, or less.
     assert!(matches!(
         err(&compressed(5, &[97, 1])),
-        DecodeError::CompressedSizeMismatch { declared: 5, actual: 2 }
+        DecodeError::CompressedSizeMismatch {
+            declared: 5,
+            actual: 2
+        }
     ));
     assert!(matches!(
         err(&compressed(1, &[97, 1])),
@@ -296,21 +339,35 @@ fn compressed_bombs_and_lies() {
         Err(DecodeError::DecompressedTooLarge { .. })
     ));
     // Under the default limit it decodes.
-    assert_eq!(Term::decode(&bomb).unwrap().as_binary().unwrap().len(), 10_000_000);
+    assert_eq!(
+        Term::decode(&bomb).unwrap().as_binary().unwrap().len(),
+        10_000_000
+    );
     // Corrupt and truncated zlib data.
     let mut bad = compressed(2, &[97, 1]);
     bad[7] ^= 0xff;
-    assert!(matches!(err(&bad), DecodeError::BadCompressedData { .. } | DecodeError::CompressedSizeMismatch { .. }));
+    assert!(matches!(
+        err(&bad),
+        DecodeError::BadCompressedData { .. } | DecodeError::CompressedSizeMismatch { .. }
+    ));
     let good = compressed(2, &[97, 1]);
     for n in 6..good.len() {
         let e = err(&good[..n]);
         assert!(
-            matches!(e, DecodeError::BadCompressedData { .. } | DecodeError::CompressedSizeMismatch { .. } | DecodeError::UnexpectedEnd { .. }),
+            matches!(
+                e,
+                DecodeError::BadCompressedData { .. }
+                    | DecodeError::CompressedSizeMismatch { .. }
+                    | DecodeError::UnexpectedEnd { .. }
+            ),
             "prefix {n}: {e:?}"
         );
     }
     // The inner term must use every decompressed byte.
-    assert_eq!(err(&compressed(3, &[97, 1, 0])), DecodeError::TrailingBytes(1));
+    assert_eq!(
+        err(&compressed(3, &[97, 1, 0])),
+        DecodeError::TrailingBytes(1)
+    );
     // Shared decoding of a compressed term works too.
     let c = compressed(2, &[97, 1]);
     assert_eq!(Term::decode_shared(&Bytes::from(c)).unwrap(), Term::Int(1));
@@ -319,12 +376,16 @@ fn compressed_bombs_and_lies() {
 #[test]
 fn duplicate_keys_and_bad_forms() {
     assert!(matches!(
-        err(&[131, 116, 0, 0, 0, 2, 119, 1, b'a', 97, 1, 119, 1, b'a', 97, 2]),
+        err(&[
+            131, 116, 0, 0, 0, 2, 119, 1, b'a', 97, 1, 119, 1, b'a', 97, 2
+        ]),
         DecodeError::DuplicateMapKey { .. }
     ));
     // Keys equal as terms even when encoded differently.
     assert!(matches!(
-        err(&[131, 116, 0, 0, 0, 2, 119, 1, b'a', 97, 1, 100, 0, 1, b'a', 97, 2]),
+        err(&[
+            131, 116, 0, 0, 0, 2, 119, 1, b'a', 97, 1, 100, 0, 1, b'a', 97, 2
+        ]),
         DecodeError::DuplicateMapKey { .. }
     ));
     assert!(matches!(
@@ -334,7 +395,11 @@ fn duplicate_keys_and_bad_forms() {
     // A pid whose node is not an atom, a fun whose pid is not a pid.
     assert!(matches!(
         err(&[131, 88, 106, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-        DecodeError::UnexpectedTag { expected: "atom", tag: 106, offset: 2 }
+        DecodeError::UnexpectedTag {
+            expected: "atom",
+            tag: 106,
+            offset: 2
+        }
     ));
 }
 
@@ -349,8 +414,8 @@ fn random_bytes_never_panic() {
         x
     };
     let tags = [
-        70u8, 77, 80, 82, 88, 89, 90, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108,
-        109, 110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121,
+        70u8, 77, 80, 82, 88, 89, 90, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109,
+        110, 111, 112, 113, 114, 115, 116, 117, 118, 119, 120, 121,
     ];
     for _ in 0..20_000 {
         let len = (next() % 40) as usize;

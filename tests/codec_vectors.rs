@@ -203,7 +203,10 @@ fn bad_atoms() {
     b.extend(std::iter::repeat_n(b'a', 256));
     assert_eq!(err(&b), DecodeError::AtomTooLong { chars: 256 });
     assert_eq!(err(&[131, 119, 1, 255]), DecodeError::InvalidUtf8Atom);
-    assert_eq!(err(&[131, 118, 0, 2, 0xc3, 0x28]), DecodeError::InvalidUtf8Atom);
+    assert_eq!(
+        err(&[131, 118, 0, 2, 0xc3, 0x28]),
+        DecodeError::InvalidUtf8Atom
+    );
     // 255 four-byte characters is legal.
     let s = "😀".repeat(255);
     let mut b = vec![131, 118];
@@ -223,7 +226,10 @@ fn tuples_104_105() {
     let mut b = vec![131, 105, 0, 0, 1, 0];
     b.extend(std::iter::repeat_n(106, 256));
     both(&b, Term::tuple(big));
-    assert_eq!(dec(&[131, 105, 0, 0, 0, 1, 97, 1]), Term::tuple(vec![Term::Int(1)]));
+    assert_eq!(
+        dec(&[131, 105, 0, 0, 0, 1, 97, 1]),
+        Term::tuple(vec![Term::Int(1)])
+    );
 }
 
 #[test]
@@ -302,9 +308,15 @@ fn shared_binaries() {
     let items = t.as_tuple().unwrap();
     let big = items[0].as_binary().unwrap();
     let range = buf.as_ptr() as usize..buf.as_ptr() as usize + buf.len();
-    assert!(range.contains(&(big.as_ptr() as usize)), "large binary shares");
+    assert!(
+        range.contains(&(big.as_ptr() as usize)),
+        "large binary shares"
+    );
     let small = items[1].as_binary().unwrap();
-    assert!(!range.contains(&(small.as_ptr() as usize)), "small binary copied");
+    assert!(
+        !range.contains(&(small.as_ptr() as usize)),
+        "small binary copied"
+    );
     // Plain decode copies.
     let t = Term::decode(&buf).unwrap();
     let big = t.as_tuple().unwrap()[0].as_binary().unwrap().clone();
@@ -332,15 +344,16 @@ fn bit_binary_77() {
         &[131, 77, 0, 0, 0, 0, 3],
         &[131, 77, 0, 0, 0, 1, 9, 5],
     ] {
-        assert!(matches!(err(bad), DecodeError::BadBitCount { .. }), "{bad:?}");
+        assert!(
+            matches!(err(bad), DecodeError::BadBitCount { .. }),
+            "{bad:?}"
+        );
     }
 }
 
 #[test]
 fn pids_88_103() {
-    let b = [
-        131, 88, 119, 1, b'n', 0, 0, 0, 80, 0, 0, 0, 0, 0, 0, 0, 3,
-    ];
+    let b = [131, 88, 119, 1, b'n', 0, 0, 0, 80, 0, 0, 0, 0, 0, 0, 0, 3];
     both(&b, Term::Pid(pid("n", 80, 0, 3)));
     let old = [131, 103, 100, 0, 1, b'n', 0, 0, 0, 80, 0, 0, 0, 0, 3];
     assert_eq!(dec(&old), Term::Pid(pid("n", 80, 0, 3)));
@@ -355,29 +368,28 @@ fn pids_88_103() {
     assert!(Term::Pid(pid("n", 1, 0, 256)).encode_with(&legacy).is_err());
     assert!(matches!(
         err(&[131, 88, 97, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
-        DecodeError::UnexpectedTag { expected: "atom", .. }
+        DecodeError::UnexpectedTag {
+            expected: "atom",
+            ..
+        }
     ));
 }
 
 #[test]
 fn ports_89_102_120() {
-    let p = |id: u64, creation: u32| Term::Port(Port {
-        node: Atom::from("n"),
-        id,
-        creation,
-    });
-    both(
-        &[131, 89, 119, 1, b'n', 0, 0, 0, 9, 0, 0, 0, 3],
-        p(9, 3),
-    );
+    let p = |id: u64, creation: u32| {
+        Term::Port(Port {
+            node: Atom::from("n"),
+            id,
+            creation,
+        })
+    };
+    both(&[131, 89, 119, 1, b'n', 0, 0, 0, 9, 0, 0, 0, 3], p(9, 3));
     both(
         &[131, 120, 119, 1, b'n', 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3],
         p(1 << 32, 3),
     );
-    assert_eq!(
-        dec(&[131, 102, 100, 0, 1, b'n', 0, 0, 0, 9, 3]),
-        p(9, 3)
-    );
+    assert_eq!(dec(&[131, 102, 100, 0, 1, b'n', 0, 0, 0, 9, 3]), p(9, 3));
     let legacy = EncodeOptions {
         legacy_node_forms: true,
         ..Default::default()
@@ -401,18 +413,15 @@ fn references_90_101_114() {
         r(&[1, 2, 3], 7),
     );
     let five = [
-        131, 90, 0, 5, 119, 1, b'n', 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4,
-        0, 0, 0, 5,
+        131, 90, 0, 5, 119, 1, b'n', 0, 0, 0, 7, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4, 0,
+        0, 0, 5,
     ];
     both(&five, r(&[1, 2, 3, 4, 5], 7));
     assert_eq!(
         dec(&[131, 114, 0, 1, 100, 0, 1, b'n', 7, 0, 0, 0, 1]),
         r(&[1], 7)
     );
-    assert_eq!(
-        dec(&[131, 101, 100, 0, 1, b'n', 0, 0, 0, 1, 7]),
-        r(&[1], 7)
-    );
+    assert_eq!(dec(&[131, 101, 100, 0, 1, b'n', 0, 0, 0, 1, 7]), r(&[1], 7));
     let legacy = EncodeOptions {
         legacy_node_forms: true,
         ..Default::default()
@@ -438,7 +447,11 @@ fn export_113() {
             arity: 2,
         })),
     );
-    assert!(dec(&[131, 113, 100, 0, 1, b'm', 100, 0, 1, b'f', 98, 0, 0, 0, 1]).encode().ends_with(&[97, 1]));
+    assert!(
+        dec(&[131, 113, 100, 0, 1, b'm', 100, 0, 1, b'f', 98, 0, 0, 0, 1])
+            .encode()
+            .ends_with(&[97, 1])
+    );
     assert!(matches!(
         err(&[131, 113, 119, 1, b'm', 119, 1, b'f', 98, 0, 0, 1, 0]),
         DecodeError::IntegerOutOfRange { .. }
@@ -447,18 +460,16 @@ fn export_113() {
 
 /// `fun(X) -> X + 1 end` from OTP 25 (module probe, no free variables).
 const FUN_NO_FREE: [u8; 73] = [
-    131, 112, 0, 0, 0, 71, 1, 118, 142, 169, 156, 106, 116, 251, 39, 77, 135, 5, 168, 9, 140,
-    149, 89, 0, 0, 0, 0, 0, 0, 0, 0, 119, 5, 112, 114, 111, 98, 101, 97, 0, 98, 3, 180, 117, 76,
-    88, 119, 13, 110, 111, 110, 111, 100, 101, 64, 110, 111, 104, 111, 115, 116, 0, 0, 0, 9, 0,
-    0, 0, 0, 0, 0, 0, 0,
+    131, 112, 0, 0, 0, 71, 1, 118, 142, 169, 156, 106, 116, 251, 39, 77, 135, 5, 168, 9, 140, 149,
+    89, 0, 0, 0, 0, 0, 0, 0, 0, 119, 5, 112, 114, 111, 98, 101, 97, 0, 98, 3, 180, 117, 76, 88,
+    119, 13, 110, 111, 110, 111, 100, 101, 64, 110, 111, 104, 111, 115, 116, 0, 0, 0, 9, 0, 0, 0,
+    0, 0, 0, 0, 0,
 ];
 
 #[test]
 fn new_fun_112() {
     let t = dec(&FUN_NO_FREE);
-    let Term::Fun(f) = &t else {
-        panic!("{t:?}")
-    };
+    let Term::Fun(f) = &t else { panic!("{t:?}") };
     let Fun::New {
         arity,
         module,
@@ -511,7 +522,9 @@ fn old_fun_117() {
 fn map_116() {
     both(&[131, 116, 0, 0, 0, 0], Term::Map(Map::new()));
     // Received order is kept, not sorted.
-    let b = [131, 116, 0, 0, 0, 2, 119, 1, b'b', 97, 1, 119, 1, b'a', 97, 2];
+    let b = [
+        131, 116, 0, 0, 0, 2, 119, 1, b'b', 97, 1, 119, 1, b'a', 97, 2,
+    ];
     let t = dec(&b);
     let Term::Map(m) = &t else { panic!() };
     assert!(m.is_received_order());
@@ -581,7 +594,11 @@ fn decoder_sequence_and_cache_refs() {
     let mut d = Decoder::new(&[82, 2]).with_atom_refs(&atoms);
     assert!(matches!(
         d.term(),
-        Err(DecodeError::AtomCacheIndex { index: 2, len: 2, .. })
+        Err(DecodeError::AtomCacheIndex {
+            index: 2,
+            len: 2,
+            ..
+        })
     ));
     // Encoding through a cache writer.
     struct W;
@@ -603,9 +620,11 @@ fn encode_into_appends() {
     Term::Int(3).encode_into(&mut out).unwrap();
     assert_eq!(out, [1, 2, 131, 97, 3]);
     let mut out = vec![9];
-    assert!(Term::tuple(vec![Term::Int(1), Term::Float(f64::NAN)])
-        .encode_body_into(&mut out, None)
-        .is_err());
+    assert!(
+        Term::tuple(vec![Term::Int(1), Term::Float(f64::NAN)])
+            .encode_body_into(&mut out, None)
+            .is_err()
+    );
     assert_eq!(out, [9], "nothing appended on error");
 }
 
@@ -615,12 +634,14 @@ fn unencodable_terms() {
         Term::Float(f64::INFINITY).try_encode(),
         Err(erlnode::term::EncodeError::NonFiniteFloat(f64::INFINITY))
     );
-    assert!(Term::Int(1)
-        .encode_with(&EncodeOptions {
-            minor_version: 3,
-            ..Default::default()
-        })
-        .is_err());
+    assert!(
+        Term::Int(1)
+            .encode_with(&EncodeOptions {
+                minor_version: 3,
+                ..Default::default()
+            })
+            .is_err()
+    );
     let r = std::panic::catch_unwind(|| Term::Float(f64::NAN).encode());
     assert!(r.is_err(), "encode documents a panic for NaN");
 }

@@ -165,7 +165,11 @@ fn beam_zoo_round_trips_byte_for_byte_both_ways() {
         // Older minor versions decode to the same term and re-encode identically.
         for (v, beam) in [(1u8, &v1[i]), (0, &v0[i])] {
             let again = Term::decode(beam).unwrap();
-            assert!(again.encode() == *bytes, "{} from minor_version {v}", ZOO[i]);
+            assert!(
+                again.encode() == *bytes,
+                "{} from minor_version {v}",
+                ZOO[i]
+            );
             let ours = t.encode_with(&opts(v)).unwrap();
             assert!(
                 ours == *beam,
@@ -224,10 +228,7 @@ fn rust_built_terms_decode_in_the_beam() {
         ),
         (Term::Float(-0.5), "-0.5"),
         (Term::atom("ŝtrange atom"), "'ŝtrange atom'"),
-        (
-            Term::list(vec![Term::Int(104), Term::Int(105)]),
-            "\"hi\"",
-        ),
+        (Term::list(vec![Term::Int(104), Term::Int(105)]), "\"hi\""),
         (
             Term::ImproperList(vec![Term::Int(1)], Box::new(Term::atom("t"))),
             "[1 | t]",

@@ -64,6 +64,11 @@ impl Node {
         self.inner.creation
     }
 
+    /// The TCP port the node listens on for peers.
+    pub fn listen_port(&self) -> u16 {
+        self.inner.listen_port
+    }
+
     /// True while the node runs (Erlang's `is_alive()`).
     pub fn is_alive(&self) -> bool {
         !self.inner.is_shutting_down()
