@@ -386,3 +386,21 @@ async fn bind_reports_port_in_use() {
     assert!(e.is_addr_in_use(), "{e}");
     assert!(e.to_string().contains("another EPMD"), "{e}");
 }
+
+#[tokio::test]
+async fn serves_ipv6_loopback_like_epmd() {
+    // `bind` listens on IPv4 and, as epmd does, IPv6 (this host has ::1).
+    let s = EpmdServer::bind(0).await.unwrap();
+    assert!(
+        s.local_addrs().iter().any(|a| a.is_ipv6()),
+        "{:?}",
+        s.local_addrs()
+    );
+    let c = EpmdClient::new(s.port()).with_register_ip("::1".parse().unwrap());
+    let reg = c.register_hidden("six", 66).await.unwrap();
+    assert_eq!(reg.epmd_addr().to_string(), format!("[::1]:{}", s.port()));
+    let names = c.names("::1").await.unwrap();
+    assert_eq!(names.names, vec![("six".to_string(), 66)]);
+    let e = c.port_please("127.0.0.1", "six").await.unwrap().unwrap();
+    assert_eq!(e.port, 66);
+}

@@ -11,6 +11,7 @@
 //! `erts/doc/guides/erl_dist_protocol.md` ("EPMD Protocol").
 
 pub mod client;
+mod registry;
 pub mod server;
 pub mod wire;
 
