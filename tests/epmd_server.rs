@@ -281,7 +281,7 @@ async fn connection_limit_and_packet_timeout() {
     let s = server_with(ServerConfig {
         max_connections: 2,
         loopback_reserve: 1,
-        packet_timeout: Duration::from_millis(300),
+        packet_timeout: Duration::from_millis(1500),
         ..ServerConfig::default()
     })
     .await;
@@ -295,7 +295,10 @@ async fn connection_limit_and_packet_timeout() {
     let mut fourth = connect(&s).await;
     let t = Instant::now();
     assert!(read_all(&mut fourth).await.is_empty());
-    assert!(t.elapsed() < Duration::from_millis(250), "closed at once");
+    assert!(
+        t.elapsed() < Duration::from_millis(1000),
+        "closed at once, not after the packet timeout"
+    );
     // The idle ones are dropped after the packet timeout...
     for c in &mut idle {
         assert!(read_all(c).await.is_empty());

@@ -247,7 +247,9 @@ fn parse_alive2_req(body: &[u8]) -> Result<Request, EpmdError> {
     if nlen + ALIVE2_FIXED_LEN + 2 > body.len() {
         return Err(malformed("ALIVE2_REQ name length beyond the packet"));
     }
-    let name = &body[ALIVE2_FIXED_LEN..ALIVE2_FIXED_LEN + nlen];
+    let name = body
+        .get(ALIVE2_FIXED_LEN..ALIVE2_FIXED_LEN + nlen)
+        .ok_or(malformed("ALIVE2_REQ name length beyond the packet"))?;
     let elen = usize::from(field(ALIVE2_FIXED_LEN + nlen)?);
     let extra_at = ALIVE2_FIXED_LEN + nlen + 2;
     let extra = body
