@@ -400,6 +400,7 @@ impl Serve {
                 }
                 Err(_) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     panic!(
                         "erlnode serve {args:?} never printed `ready`; log:\n{}",
                         log.lock().unwrap().join("\n")
