@@ -10,12 +10,17 @@ use std::fmt::Write;
 /// Serves io requests until the node shuts down.
 pub(crate) async fn serve(mut mb: Mailbox) {
     while let Ok(msg) = mb.recv().await {
-        let Some([tag, Term::Pid(from), reply_as, req]) = msg.as_tuple() else { continue };
+        let Some([tag, Term::Pid(from), reply_as, req]) = msg.as_tuple() else {
+            continue;
+        };
         if !tag.is_atom("io_request") {
             continue;
         }
         let reply = handle(req, from);
-        mb.send(from, Term::tuple(vec![Term::atom("io_reply"), reply_as.clone(), reply]));
+        mb.send(
+            from,
+            Term::tuple(vec![Term::atom("io_reply"), reply_as.clone(), reply]),
+        );
     }
 }
 
@@ -27,7 +32,12 @@ fn enotsup() -> Term {
 fn handle(req: &Term, from: &crate::term::Pid) -> Term {
     let items = match req {
         Term::Tuple(items) => items.as_slice(),
-        Term::Atom(a) if a == "getopts" => return Term::list(vec![Term::tuple(vec![Term::atom("binary"), Term::atom("false")]), Term::tuple(vec![Term::atom("encoding"), Term::atom("unicode")])]),
+        Term::Atom(a) if a == "getopts" => {
+            return Term::list(vec![
+                Term::tuple(vec![Term::atom("binary"), Term::atom("false")]),
+                Term::tuple(vec![Term::atom("encoding"), Term::atom("unicode")]),
+            ]);
+        }
         _ => return Term::tuple(vec![Term::atom("error"), Term::atom("request")]),
     };
     let Some(kind) = items.first().and_then(Term::as_atom) else {
@@ -38,7 +48,10 @@ fn handle(req: &Term, from: &crate::term::Pid) -> Term {
         ("put_chars", [_, m, f, args]) | ("put_chars", [m, f, args]) => {
             if m.is_atom("io_lib") && f.is_atom("format") {
                 match args.as_list() {
-                    Some([fmt, fargs]) => Some(format(&chars_to_string(fmt).unwrap_or_default(), fargs.as_list().unwrap_or_default())),
+                    Some([fmt, fargs]) => Some(format(
+                        &chars_to_string(fmt).unwrap_or_default(),
+                        fargs.as_list().unwrap_or_default(),
+                    )),
                     _ => None,
                 }
             } else {
@@ -57,7 +70,9 @@ fn handle(req: &Term, from: &crate::term::Pid) -> Term {
             return last;
         }
         ("setopts", _) => return Term::atom("ok"),
-        ("get_line" | "get_chars" | "get_until" | "get_password" | "get_geometry", _) => return enotsup(),
+        ("get_line" | "get_chars" | "get_until" | "get_password" | "get_geometry", _) => {
+            return enotsup();
+        }
         _ => return Term::tuple(vec![Term::atom("error"), Term::atom("request")]),
     };
     match text {
@@ -107,7 +122,14 @@ pub(crate) fn format(fmt: &str, args: &[Term]) -> String {
         // ~[-]Width.Precision.Pad Modifiers Control
         let mut spec = String::from("~");
         while let Some(&d) = chars.peek() {
-            if d.is_ascii_digit() || d == '.' || d == '-' || d == '*' || d == 't' || d == 'l' || d == 'k' {
+            if d.is_ascii_digit()
+                || d == '.'
+                || d == '-'
+                || d == '*'
+                || d == 't'
+                || d == 'l'
+                || d == 'k'
+            {
                 spec.push(d);
                 chars.next();
                 if d == '*' {
@@ -127,7 +149,8 @@ pub(crate) fn format(fmt: &str, args: &[Term]) -> String {
             'i' => {
                 args.next();
             }
-            'p' | 'w' | 'P' | 'W' | 's' | 'c' | 'b' | 'B' | 'x' | 'X' | '#' | '+' | 'e' | 'f' | 'g' => {
+            'p' | 'w' | 'P' | 'W' | 's' | 'c' | 'b' | 'B' | 'x' | 'X' | '#' | '+' | 'e' | 'f'
+            | 'g' => {
                 let Some(a) = args.next() else {
                     out.push_str("~?");
                     continue;
@@ -138,7 +161,11 @@ pub(crate) fn format(fmt: &str, args: &[Term]) -> String {
                 match ctl {
                     's' => out.push_str(&chars_to_string(a).unwrap_or_else(|| a.to_string())),
                     'c' => {
-                        if let Some(ch) = a.as_i64().and_then(|i| u32::try_from(i).ok()).and_then(char::from_u32) {
+                        if let Some(ch) = a
+                            .as_i64()
+                            .and_then(|i| u32::try_from(i).ok())
+                            .and_then(char::from_u32)
+                        {
                             out.push(ch);
                         }
                     }
@@ -181,7 +208,11 @@ mod tests {
 
     #[test]
     fn chardata_is_flattened() {
-        let t = Term::list(vec![Term::Int('a' as i64), Term::binary("bc"), Term::list(vec![Term::Int('d' as i64)])]);
+        let t = Term::list(vec![
+            Term::Int('a' as i64),
+            Term::binary("bc"),
+            Term::list(vec![Term::Int('d' as i64)]),
+        ]);
         assert_eq!(chars_to_string(&t).as_deref(), Some("abcd"));
         assert_eq!(chars_to_string(&Term::Int(-1)), None);
     }

@@ -15,20 +15,46 @@ use std::sync::Arc;
 pub(crate) fn rpc_value(r: RpcResult) -> Term {
     match r {
         Ok(v) => v,
-        Err(Exception { class: Class::Throw, reason, .. }) => reason,
-        Err(Exception { class: Class::Exit, reason, .. }) => badrpc_exit(reason),
-        Err(Exception { class: Class::Error, reason, stack }) => badrpc_exit(Term::tuple(vec![reason, stack.unwrap_or(Term::NIL)])),
+        Err(Exception {
+            class: Class::Throw,
+            reason,
+            ..
+        }) => reason,
+        Err(Exception {
+            class: Class::Exit,
+            reason,
+            ..
+        }) => badrpc_exit(reason),
+        Err(Exception {
+            class: Class::Error,
+            reason,
+            stack,
+        }) => badrpc_exit(Term::tuple(vec![reason, stack.unwrap_or(Term::NIL)])),
     }
 }
 
 fn badrpc_exit(reason: Term) -> Term {
-    Term::tuple(vec![Term::atom("badrpc"), Term::tuple(vec![Term::atom("EXIT"), reason])])
+    Term::tuple(vec![
+        Term::atom("badrpc"),
+        Term::tuple(vec![Term::atom("EXIT"), reason]),
+    ])
 }
 
 /// `{call, M, F, A, GL}` (or `block_call`) as (M, F, A, GL).
-fn call_parts(req: &Term) -> Option<(&crate::term::Atom, &crate::term::Atom, Vec<Term>, Option<Pid>)> {
+fn call_parts(
+    req: &Term,
+) -> Option<(
+    &crate::term::Atom,
+    &crate::term::Atom,
+    Vec<Term>,
+    Option<Pid>,
+)> {
     match req.as_tuple()? {
-        [kind, Term::Atom(m), Term::Atom(f), a, gl] if kind.is_atom("call") || kind.is_atom("block_call") => Some((m, f, a.as_list()?.to_vec(), gl.as_pid().cloned())),
+        [kind, Term::Atom(m), Term::Atom(f), a, gl]
+            if kind.is_atom("call") || kind.is_atom("block_call") =>
+        {
+            Some((m, f, a.as_list()?.to_vec(), gl.as_pid().cloned()))
+        }
         _ => None,
     }
 }
@@ -42,13 +68,18 @@ pub(crate) async fn serve(mut mb: Mailbox) {
         match Request::parse(msg) {
             Request::Call(from, req) => {
                 let Some((m, f, args, gl)) = call_parts(&req) else {
-                    gen_server::reply(&mb, &from, Term::tuple(vec![Term::atom("badrpc"), Term::atom("badarg")]));
+                    gen_server::reply(
+                        &mb,
+                        &from,
+                        Term::tuple(vec![Term::atom("badrpc"), Term::atom("badarg")]),
+                    );
                     continue;
                 };
                 let (m, f) = (m.clone(), f.clone());
                 let node = node.clone();
                 tokio::spawn(async move {
-                    let r = rpc_value(run_fn(&node, &m, &f, args, Some(from.pid.clone()), gl).await);
+                    let r =
+                        rpc_value(run_fn(&node, &m, &f, args, Some(from.pid.clone()), gl).await);
                     let replier = node.spawn_mailbox();
                     gen_server::reply(&replier, &from, r);
                 });
@@ -56,7 +87,12 @@ pub(crate) async fn serve(mut mb: Mailbox) {
             Request::Cast(req) => {
                 if let Some([kind, Term::Atom(m), Term::Atom(f), a, gl]) = req.as_tuple() {
                     if kind.is_atom("cast") {
-                        let (m, f, args, gl) = (m.clone(), f.clone(), a.as_list().unwrap_or_default().to_vec(), gl.as_pid().cloned());
+                        let (m, f, args, gl) = (
+                            m.clone(),
+                            f.clone(),
+                            a.as_list().unwrap_or_default().to_vec(),
+                            gl.as_pid().cloned(),
+                        );
                         let node = node.clone();
                         tokio::spawn(async move {
                             if let Err(e) = run_fn(&node, &m, &f, args, None, gl).await {
@@ -74,17 +110,26 @@ pub(crate) async fn serve(mut mb: Mailbox) {
 /// `{Pid, {call, M, F, A, GL}}` → `{rex, Result}`, and
 /// `{Pid, features_request}` → `{features_reply, node(), [erpc]}`.
 fn c_node_form(node: &Arc<NodeInner>, _me: &Pid, msg: Term) {
-    let Some([Term::Pid(from), req]) = msg.as_tuple() else { return };
+    let Some([Term::Pid(from), req]) = msg.as_tuple() else {
+        return;
+    };
     if req.is_atom("features_request") {
-        let reply = Term::tuple(vec![Term::atom("features_reply"), Term::Atom(node.name.clone()), Term::list(vec![Term::atom("erpc")])]);
+        let reply = Term::tuple(vec![
+            Term::atom("features_reply"),
+            Term::Atom(node.name.clone()),
+            Term::list(vec![Term::atom("erpc")]),
+        ]);
         node.spawn_mailbox().send(from, reply);
         return;
     }
-    let Some((m, f, args, gl)) = call_parts(req) else { return };
+    let Some((m, f, args, gl)) = call_parts(req) else {
+        return;
+    };
     let (m, f, from) = (m.clone(), f.clone(), from.clone());
     let node = node.clone();
     tokio::spawn(async move {
         let r = rpc_value(run_fn(&node, &m, &f, args, Some(from.clone()), gl).await);
-        node.spawn_mailbox().send(&from, Term::tuple(vec![Term::atom("rex"), r]));
+        node.spawn_mailbox()
+            .send(&from, Term::tuple(vec![Term::atom("rex"), r]));
     });
 }

@@ -98,7 +98,9 @@ const INFLATE_CHUNK: usize = 64 << 10;
 #[non_exhaustive]
 pub enum DecodeError {
     /// The input ended in the middle of a term.
-    #[error("term ends early: needed {needed} more bytes at offset {offset}; the input is truncated")]
+    #[error(
+        "term ends early: needed {needed} more bytes at offset {offset}; the input is truncated"
+    )]
     UnexpectedEnd {
         /// Offset where more bytes were needed.
         offset: usize,
@@ -165,7 +167,9 @@ pub enum DecodeError {
         offset: usize,
     },
     /// `ATOM_CACHE_REF` with an index the distribution header did not define.
-    #[error("ATOM_CACHE_REF index {index} at offset {offset}, but the header defines only {len} atoms")]
+    #[error(
+        "ATOM_CACHE_REF index {index} at offset {offset}, but the header defines only {len} atoms"
+    )]
     AtomCacheIndex {
         /// The index.
         index: u8,
@@ -218,7 +222,9 @@ pub enum DecodeError {
         actual: u64,
     },
     /// `BIT_BINARY_EXT` with a bit count outside 1..=8 (or non-zero with no data).
-    #[error("bit binary at offset {offset} has {bits} bits in the last of {len} bytes; expected 1..=8 (0 only when empty)")]
+    #[error(
+        "bit binary at offset {offset} has {bits} bits in the last of {len} bytes; expected 1..=8 (0 only when empty)"
+    )]
     BadBitCount {
         /// The bit count.
         bits: u8,
@@ -648,7 +654,12 @@ impl<'a> Decoder<'a> {
     /// Returns the finished list, or `None` if more must be decoded.
     fn list_tail(&mut self, run: &mut Run) -> Result<Option<Term>, DecodeError> {
         loop {
-            let Some(Frame::List { items, left, in_tail }) = run.stack.last_mut() else {
+            let Some(Frame::List {
+                items,
+                left,
+                in_tail,
+            }) = run.stack.last_mut()
+            else {
                 return Ok(None);
             };
             // The tail is the frame's last pending element.

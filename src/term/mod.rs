@@ -30,7 +30,9 @@ mod walk;
 
 pub use atom::{Atom, AtomTooLong, INLINE_ATOM_BYTES, MAX_ATOM_CHARS};
 pub use convert::TermConversionError;
-pub use decode::{DEFAULT_MAX_DECOMPRESSED_SIZE, DecodeError, DecodeLimits, Decoder, SHARE_MIN_BINARY};
+pub use decode::{
+    DEFAULT_MAX_DECOMPRESSED_SIZE, DecodeError, DecodeLimits, Decoder, SHARE_MIN_BINARY,
+};
 pub use encode::{
     AtomCacheWriter, DEFAULT_COMPRESSION_LEVEL, EncodeError, EncodeOptions, MAX_COMPRESSION_LEVEL,
 };
