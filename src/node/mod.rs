@@ -6,7 +6,6 @@
 //! ends. Internally everything holds an `Arc<NodeInner>`.
 
 mod conn;
-mod epmd_shim;
 pub mod functions;
 mod handle;
 mod local;

@@ -163,10 +163,13 @@ impl NodeBuilder {
             })?
             .port();
 
-        let epmd_port = self.epmd_port.unwrap_or_else(super::epmd_shim::epmd_port);
+        let epmd_port = match self.epmd_port {
+            Some(p) => p,
+            None => crate::epmd::epmd_port().map_err(|e| NodeError::Epmd(e.to_string()))?,
+        };
         let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
         if self.embedded_epmd && self.publish {
-            match super::epmd_shim::start_embedded_if_absent(epmd_port).await {
+            match crate::epmd::start_embedded_if_absent(epmd_port).await {
                 Ok(Some(server)) => {
                     tracing::info!(
                         port = epmd_port,
@@ -179,7 +182,7 @@ impl NodeBuilder {
             }
         }
         let creation = if self.publish {
-            let registration = super::epmd_shim::register(epmd_port, name.alive(), listen_port)
+            let registration = crate::epmd::EpmdClient::new(epmd_port).register_hidden(name.alive(), listen_port)
                 .await
                 .map_err(|e| NodeError::Epmd(e.to_string()))?;
             let creation = registration.creation();
@@ -384,7 +387,7 @@ impl NodeInner {
         let host = peer_name.host();
         let lookup = tokio::time::timeout(
             self.cfg.handshake_timeout,
-            super::epmd_shim::port_please(host, self.cfg.epmd_port, peer_name.alive()),
+            crate::epmd::EpmdClient::new(self.cfg.epmd_port).port_please(host, peer_name.alive()),
         )
         .await;
         let port = match lookup {
