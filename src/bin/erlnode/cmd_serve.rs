@@ -69,8 +69,12 @@ pub fn install_demo(node: &Node) -> anyhow::Result<()> {
     let mut echo = node.register_mailbox("echo")?;
     tokio::spawn(async move {
         while let Ok(msg) = echo.recv().await {
-            if let Some([Term::Pid(from), m]) = msg.as_tuple() {
-                echo.send(from, m.clone());
+            if let Ok(mut items) = msg.into_tuple() {
+                if let (2, Some(Term::Pid(from))) = (items.len(), items.first()) {
+                    let from = from.clone();
+                    let m = items.pop().unwrap_or_default();
+                    echo.send(&from, m);
+                }
             }
         }
     });
