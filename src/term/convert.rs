@@ -10,3 +10,8 @@ pub struct TermConversionError {
     /// What the term was (printed, possibly shortened).
     pub got: String,
 }
+impl From<u64> for super::Term {
+    fn from(v: u64) -> Self {
+        super::Term::from_bigint(v.into())
+    }
+}

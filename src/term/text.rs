@@ -25,3 +25,14 @@ pub(crate) fn atom_needs_quotes(s: &str) -> bool {
 pub(crate) fn write_atom(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
     f.write_str(s)
 }
+impl fmt::Display for super::Term {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self)
+    }
+}
+impl std::str::FromStr for super::Term {
+    type Err = ParseError;
+    fn from_str(_s: &str) -> Result<Self, ParseError> {
+        todo!()
+    }
+}
