@@ -325,3 +325,106 @@ fn simultaneous_connect_ends_with_one_working_connection() {
         }
     }
 }
+
+#[test]
+fn embedded_epmd_serves_two_real_erl_nodes() {
+    // Nothing listens on this port: `erlnode serve` starts its own EPMD.
+    let port = free_port();
+    let cookie = unique_cookie();
+    let s = serve(&cookie, port);
+    s.wait_log("started an embedded one", Duration::from_secs(5));
+    let mut a = Erl::start(ErlOpts::new("ea", &cookie, port));
+    let b = Erl::start(ErlOpts::new("eb", &cookie, port));
+    assert_eq!(a.eval_ok(&format!("net_adm:ping('{}')", b.node)), "pong");
+    assert_eq!(a.eval_ok(&format!("net_adm:ping('{}')", s.node)), "pong");
+    // The real epmd CLI reads it.
+    let out = std::process::Command::new("epmd")
+        .args(["-port", &port.to_string(), "-names"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for n in [&a.node, &b.node, &s.node] {
+        let alive = n.split('@').next().unwrap();
+        assert!(
+            text.contains(&format!("name {alive} at port")),
+            "epmd -names lacks {alive}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn cookie_comes_from_the_home_cookie_file_like_erl() {
+    let epmd = Epmd::start();
+    let home = std::env::temp_dir().join(unique("home"));
+    std::fs::create_dir_all(&home).unwrap();
+    let home_s = home.to_str().unwrap().to_string();
+    // erl (no -setcookie) creates ~/.erlang.cookie; erlnode reads the same file.
+    let mut opts = ErlOpts::new("e", "unused", epmd.port);
+    opts.env.push(("HOME".into(), home_s.clone()));
+    let mut erl = Erl::start_without_cookie(opts);
+    let name = unique("rc");
+    let s = Serve::start_env(&["--sname", &name], epmd.port, &[("HOME", &home_s)]);
+    assert_eq!(erl.eval_ok(&format!("net_adm:ping('{}')", s.node)), "pong");
+    let _ = std::fs::remove_dir_all(&home);
+}
+
+#[test]
+fn sigterm_shuts_down_cleanly_and_peers_see_nodedown() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let mut s = serve(&cookie, epmd.port);
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    assert_eq!(erl.eval_ok(&format!("net_adm:ping('{}')", s.node)), "pong");
+    s.wait_log("nodeup", Duration::from_secs(5));
+    assert_eq!(
+        erl.eval_ok(&format!("monitor_node('{}', true)", s.node)),
+        "true"
+    );
+    s.signal("TERM");
+    let st = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("serve exits after SIGTERM");
+    assert!(st.success(), "exit status {st:?}");
+    nodedown_within(&mut erl, &s.node.clone(), Duration::from_secs(5));
+    let alive = s.node.split('@').next().unwrap().to_string();
+    assert_eq!(
+        erl.eval_ok(&format!(
+            "lists:keymember(\"{alive}\", 1, element(2, net_adm:names()))"
+        )),
+        "false"
+    );
+}
+
+#[test]
+fn dropping_the_node_closes_connections_and_the_epmd_registration() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let node = rt
+        .block_on(
+            Node::builder(&unique("rx"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .start(),
+        )
+        .unwrap();
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    let n = node.name().to_string();
+    let alive = n.split('@').next().unwrap().to_string();
+    assert_eq!(erl.eval_ok(&format!("net_adm:ping('{n}')")), "pong");
+    assert_eq!(
+        erl.eval_ok(&format!(
+            "lists:keymember(\"{alive}\", 1, element(2, net_adm:names()))"
+        )),
+        "true"
+    );
+    assert_eq!(erl.eval_ok(&format!("monitor_node('{n}', true)")), "true");
+    drop(node);
+    nodedown_within(&mut erl, &n, Duration::from_secs(5));
+    wait_until("EPMD to forget the node", Duration::from_secs(5), || {
+        erl.eval_ok(&format!(
+            "lists:keymember(\"{alive}\", 1, element(2, net_adm:names()))"
+        )) == "false"
+    });
+    drop(rt);
+}

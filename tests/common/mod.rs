@@ -216,12 +216,23 @@ pub struct Erl {
 impl Erl {
     /// Starts the node and waits until its control channel is ready.
     pub fn start(opts: ErlOpts) -> Erl {
+        Erl::start_inner(opts, true)
+    }
+
+    /// Starts the node without `-setcookie`: erl reads (or creates)
+    /// `~/.erlang.cookie` under the `HOME` in `opts.env`.
+    pub fn start_without_cookie(opts: ErlOpts) -> Erl {
+        Erl::start_inner(opts, false)
+    }
+
+    fn start_inner(opts: ErlOpts, with_cookie: bool) -> Erl {
         let mut cmd = Command::new("erl");
         cmd.arg(if opts.long { "-name" } else { "-sname" })
-            .arg(&opts.name)
-            .arg("-setcookie")
-            .arg(&opts.cookie)
-            .args(["-noshell", "-start_epmd", "false", "-pa"])
+            .arg(&opts.name);
+        if with_cookie {
+            cmd.arg("-setcookie").arg(&opts.cookie);
+        }
+        cmd.args(["-noshell", "-start_epmd", "false", "-pa"])
             .arg(interop_beams())
             .args(&opts.args)
             .args(["-s", "erlnode_ctl", "main"])
