@@ -26,15 +26,16 @@ use tokio::sync::broadcast;
 #[derive(Clone)]
 pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
+    /// Held for its `Drop`: the node shuts down when the last handle goes.
+    #[allow(dead_code)]
     pub(crate) life: Arc<Lifetime>,
 }
 
-/// Shuts the node down when the last user handle goes.
+/// Shuts the node down when the last user handle goes. The listener, the
+/// EPMD registration (and any embedded EPMD) and every connection end with
+/// the node's shutdown token.
 pub(crate) struct Lifetime {
     pub(crate) inner: Arc<NodeInner>,
-    /// Kept for the node's lifetime: the listener task, the EPMD
-    /// registration and any embedded EPMD server end with it.
-    pub(crate) _keep: Vec<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl Drop for Lifetime {
@@ -146,6 +147,31 @@ impl Node {
     /// (`net_kernel:monitor_nodes(true, [{node_type, all}])`).
     pub fn monitor_nodes(&self) -> broadcast::Receiver<NodeEvent> {
         self.inner.events.subscribe()
+    }
+
+    /// Sets the cookie used with one peer, like `erlang:set_cookie(Node,
+    /// Cookie)`; it applies to connections made from now on.
+    pub fn set_cookie(&self, node: &str, cookie: &str) -> Result<(), NodeError> {
+        let n =
+            crate::name::NodeName::parse(node).map_err(|e| NodeError::BadName(e.to_string()))?;
+        let c = crate::cookie::Cookie::new(cookie).map_err(|e| NodeError::Cookie(e.to_string()))?;
+        self.inner
+            .cookies
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_cookie(n, c);
+        Ok(())
+    }
+
+    /// Sets the default cookie, like `erlang:set_cookie/1`.
+    pub fn set_default_cookie(&self, cookie: &str) -> Result<(), NodeError> {
+        let c = crate::cookie::Cookie::new(cookie).map_err(|e| NodeError::Cookie(e.to_string()))?;
+        self.inner
+            .cookies
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_default(c);
+        Ok(())
     }
 
     /// Stops the node now: closes connections and the EPMD registration.

@@ -30,7 +30,8 @@ pub struct NodeBuilder {
     epmd_port: Option<u16>,
     embedded_epmd: bool,
     publish: bool,
-    listen: SocketAddr,
+    listen_ip: Option<IpAddr>,
+    listen_ports: (u16, u16),
     flags: DistFlags,
 }
 
@@ -51,7 +52,8 @@ impl Node {
             epmd_port: None,
             embedded_epmd: true,
             publish: true,
-            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            listen_ip: None,
+            listen_ports: (0, 0),
             flags: DistFlags::RECOMMENDED_HIDDEN,
         }
     }
@@ -126,9 +128,23 @@ impl NodeBuilder {
         self
     }
 
-    /// Address and port to listen on for peers (default `0.0.0.0:0`, any port).
-    pub fn listen(mut self, addr: SocketAddr) -> Self {
-        self.listen = addr;
+    /// Address to listen on for peers. Default: all addresses, IPv6 and
+    /// IPv4 (`[::]` dual-stack, or `0.0.0.0` where IPv6 is off).
+    pub fn listen_ip(mut self, ip: IpAddr) -> Self {
+        self.listen_ip = Some(ip);
+        self
+    }
+
+    /// A fixed listen port (default: any free port).
+    pub fn listen_port(mut self, port: u16) -> Self {
+        self.listen_ports = (port, port);
+        self
+    }
+
+    /// Listen on the first free port in `min..=max`, like OTP's
+    /// `inet_dist_listen_min`/`inet_dist_listen_max`.
+    pub fn listen_port_range(mut self, min: u16, max: u16) -> Self {
+        self.listen_ports = (min.min(max), max.max(min));
         self
     }
 
@@ -148,17 +164,11 @@ impl NodeBuilder {
         }
         .map_err(|e| NodeError::BadName(e.to_string()))?;
         let cookies = self.cookie_jar()?;
-        let listener =
-            TcpListener::bind(self.listen)
-                .await
-                .map_err(|source| NodeError::Listen {
-                    addr: self.listen.to_string(),
-                    source,
-                })?;
+        let listener = bind_listener(self.listen_ip, self.listen_ports)?;
         let listen_port = listener
             .local_addr()
             .map_err(|source| NodeError::Listen {
-                addr: self.listen.to_string(),
+                addr: "the listen socket".into(),
                 source,
             })?
             .port();
@@ -167,31 +177,24 @@ impl NodeBuilder {
             Some(p) => p,
             None => crate::epmd::epmd_port().map_err(|e| NodeError::Epmd(e.to_string()))?,
         };
-        let mut keep: Vec<Box<dyn std::any::Any + Send + Sync>> = Vec::new();
-        if self.embedded_epmd && self.publish {
-            match crate::epmd::start_embedded_if_absent(epmd_port).await {
-                Ok(Some(server)) => {
-                    tracing::info!(
-                        port = epmd_port,
-                        "no EPMD was running; started an embedded one"
-                    );
-                    keep.push(Box::new(server));
-                }
-                Ok(None) => {}
-                Err(e) => tracing::warn!(port = epmd_port, "cannot start an embedded EPMD: {e}"),
-            }
-        }
-        let creation = if self.publish {
-            let registration = crate::epmd::EpmdClient::new(epmd_port).register_hidden(name.alive(), listen_port)
-                .await
-                .map_err(|e| NodeError::Epmd(e.to_string()))?;
-            let creation = registration.creation();
-            keep.push(Box::new(registration));
-            creation
-        } else {
-            // Creations 0..3 are reserved (PROTOCOL.md §1.1).
-            rand::random::<u32>().max(4)
+        let mut epmd = EpmdKeeper {
+            port: epmd_port,
+            alive: name.alive().to_string(),
+            listen_port,
+            embedded: self.embedded_epmd,
+            server: None,
         };
+        let registration = if self.publish {
+            let reg = epmd.register_once().await.map_err(NodeError::Epmd)?;
+            Some(reg)
+        } else {
+            None
+        };
+        // Creations 0..3 are reserved (PROTOCOL.md §1.1); an unregistered
+        // node picks one at random, as OTP's net_kernel:create_creation/0.
+        let creation = registration
+            .as_ref()
+            .map_or_else(|| rand::random::<u32>().max(4), |r| r.creation());
 
         let cfg = Config {
             net_ticktime: self.net_ticktime,
@@ -212,9 +215,11 @@ impl NodeBuilder {
         ));
 
         tokio::spawn(accept_loop(inner.clone(), listener));
+        if let Some(reg) = registration {
+            tokio::spawn(epmd.keep_registered(inner.clone(), reg));
+        }
         let life = Arc::new(Lifetime {
             inner: inner.clone(),
-            _keep: keep,
         });
         let _ = inner.life.set(Arc::downgrade(&life));
         inner.start_services();
@@ -243,6 +248,126 @@ impl NodeBuilder {
         }
         Ok(jar)
     }
+}
+
+/// The node's EPMD registration, kept alive: if the EPMD it registered with
+/// goes away (a restarted `epmd`, or another process's embedded one), the
+/// node registers again, starting its own EPMD if none is left.
+struct EpmdKeeper {
+    port: u16,
+    alive: String,
+    listen_port: u16,
+    embedded: bool,
+    /// Our embedded EPMD, when we run one; it lives as long as the node.
+    server: Option<crate::epmd::EpmdServer>,
+}
+
+/// Longest wait between two registration attempts while no EPMD answers.
+const EPMD_RETRY_MAX: Duration = Duration::from_secs(5);
+
+impl EpmdKeeper {
+    /// Starts an embedded EPMD if allowed and none runs, then registers.
+    async fn register_once(&mut self) -> Result<crate::epmd::Registration, String> {
+        if self.embedded && self.server.as_ref().is_none_or(|s| s.is_stopped()) {
+            match crate::epmd::start_embedded_if_absent(self.port).await {
+                Ok(Some(server)) => {
+                    tracing::info!(
+                        port = self.port,
+                        "no EPMD was running; started an embedded one"
+                    );
+                    self.server = Some(server);
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(port = self.port, "cannot start an embedded EPMD: {e}"),
+            }
+        }
+        crate::epmd::EpmdClient::new(self.port)
+            .register_hidden(&self.alive, self.listen_port)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn keep_registered(mut self, node: Arc<NodeInner>, mut reg: crate::epmd::Registration) {
+        loop {
+            let reason = tokio::select! {
+                r = reg.closed() => r,
+                _ = node.shutdown.cancelled() => return,
+            };
+            tracing::warn!(
+                port = self.port,
+                ?reason,
+                "the EPMD this node registered with went away; registering again"
+            );
+            drop(reg);
+            let mut delay = Duration::from_millis(50);
+            reg = loop {
+                match self.register_once().await {
+                    Ok(r) => break r,
+                    Err(e) => {
+                        tracing::warn!(port = self.port, "cannot register with EPMD yet: {e}");
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = node.shutdown.cancelled() => return,
+                        }
+                        delay = (delay * 2).min(EPMD_RETRY_MAX);
+                    }
+                }
+            };
+            // The node keeps its creation: its pids and references already carry it.
+            tracing::info!(
+                port = self.port,
+                epmd_creation = reg.creation(),
+                "registered with EPMD again"
+            );
+        }
+    }
+}
+
+/// Binds the distribution listener: `ip` (default dual-stack `[::]`, else
+/// `0.0.0.0`) on the first free port of `ports` (`(0, 0)`: any port).
+fn bind_listener(ip: Option<IpAddr>, ports: (u16, u16)) -> Result<TcpListener, NodeError> {
+    let ips: Vec<IpAddr> = match ip {
+        Some(ip) => vec![ip],
+        None => vec![
+            IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        ],
+    };
+    let mut last_err = None;
+    for ip in &ips {
+        for port in ports.0..=ports.1 {
+            match bind_one(SocketAddr::new(*ip, port)) {
+                Ok(l) => return Ok(l),
+                Err(e) => last_err = Some((SocketAddr::new(*ip, port), e)),
+            }
+        }
+    }
+    let (addr, source) = last_err.unwrap_or_else(|| {
+        (
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0),
+            std::io::Error::other("no address to bind"),
+        )
+    });
+    let addr = if ports.0 != ports.1 {
+        format!("{} (ports {}..={})", addr.ip(), ports.0, ports.1)
+    } else {
+        addr.to_string()
+    };
+    Err(NodeError::Listen { addr, source })
+}
+
+fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        // Dual-stack: IPv4 peers arrive as mapped addresses.
+        sock.set_only_v6(false)?;
+    }
+    sock.set_reuse_address(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    TcpListener::from_std(sock.into())
 }
 
 /// Accepts peers until the node shuts down.

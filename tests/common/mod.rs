@@ -270,7 +270,7 @@ impl Erl {
         };
         erl.expect_line("#CTL# ready", ERL_BOOT_DEADLINE);
         if opts.long {
-            erl.node = erl.eval("node()").unwrap();
+            erl.node = erl.eval("node()").unwrap().trim_matches('\'').to_string();
         }
         erl
     }

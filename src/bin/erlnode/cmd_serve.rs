@@ -27,6 +27,19 @@ pub struct Args {
     /// Never start an embedded EPMD (fail if none runs).
     #[arg(long)]
     no_epmd: bool,
+    /// A cookie for one peer, like `erl -setcookie Node Cookie`; repeatable.
+    #[arg(long, value_name = "NODE=COOKIE")]
+    node_cookie: Vec<String>,
+    /// Listen on this port for peers (default: any free port).
+    #[arg(long, conflicts_with = "port_range")]
+    port: Option<u16>,
+    /// Listen on the first free port in MIN-MAX, like OTP's
+    /// inet_dist_listen_min/inet_dist_listen_max.
+    #[arg(long, value_name = "MIN-MAX")]
+    port_range: Option<String>,
+    /// Address to listen on (default: all IPv6 and IPv4 addresses).
+    #[arg(long)]
+    bind: Option<std::net::IpAddr>,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -41,6 +54,30 @@ pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
         .embedded_epmd(!a.no_epmd);
     if let Some(c) = &a.cookie {
         b = b.cookie(c);
+    }
+    for nc in &a.node_cookie {
+        let (n, c) = nc
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--node-cookie takes NODE=COOKIE, got {nc:?}"))?;
+        b = b.node_cookie(n, c);
+    }
+    if let Some(p) = a.port {
+        b = b.listen_port(p);
+    }
+    if let Some(r) = &a.port_range {
+        let parsed = r.split_once('-').and_then(|(lo, hi)| {
+            Some((
+                lo.trim().parse::<u16>().ok()?,
+                hi.trim().parse::<u16>().ok()?,
+            ))
+        });
+        let (lo, hi) = parsed.ok_or_else(|| {
+            anyhow::anyhow!("--port-range takes MIN-MAX, like 9100-9105; got {r:?}")
+        })?;
+        b = b.listen_port_range(lo, hi);
+    }
+    if let Some(ip) = a.bind {
+        b = b.listen_ip(ip);
     }
     let node = b.start().await?;
     install_demo(&node)?;

@@ -23,10 +23,19 @@ impl ClientOpts {
 /// A hidden node that only dials out, named like erl_call's temporary
 /// nodes, with the naming style (short or long) of `peer`.
 pub async fn client_node(peer: &str, opts: &ClientOpts) -> anyhow::Result<Node> {
-    let long = peer
-        .split_once('@')
-        .is_some_and(|(_, host)| host.contains('.'));
-    let name = format!("erlnode_{}", std::process::id());
+    let host = peer.split_once('@').map_or("", |(_, h)| h);
+    // A peer named by FQDN or IP address runs with long names (`-name`).
+    let long = host.contains('.') || host.parse::<std::net::IpAddr>().is_ok();
+    let alive = format!("erlnode_{}", std::process::id());
+    let name = if !long {
+        alive
+    } else if erlnode::name::hostname().contains('.') {
+        format!("{alive}@{}", erlnode::name::hostname())
+    } else if host.contains(':') {
+        format!("{alive}@::1")
+    } else {
+        format!("{alive}@127.0.0.1")
+    };
     let mut b = Node::builder(&name).long_names(long).publish(false);
     if let Some(c) = &opts.cookie {
         b = b.cookie(c);
