@@ -140,7 +140,7 @@ fn listen_port_range_and_fixed_port() {
     let alive2 = s2.node.split('@').next().unwrap();
     assert_eq!(
         erl.eval_ok(&format!(
-            "{{port, P, _}} = erl_epmd:port_please(\"{alive2}\", \"127.0.0.1\"), P"
+            "{{port, P2, _}} = erl_epmd:port_please(\"{alive2}\", \"127.0.0.1\"), P2"
         )),
         fixed.to_string()
     );
