@@ -233,3 +233,27 @@ fn cookie_file_with_bad_permissions_is_refused_like_erl() {
     assert!(erl_text.contains(&otp), "erl said: {erl_text}");
     let _ = std::fs::remove_dir_all(&home);
 }
+
+#[test]
+fn the_cookie_never_shows_in_logs_or_debug_output() {
+    let epmd = Epmd::start();
+    let cookie = format!("SECRETCOOKIE{}", std::process::id());
+    let s = Serve::start_env(
+        &["--sname", &unique("rs"), "--cookie", &cookie],
+        epmd.port,
+        &[("RUST_LOG", "trace")],
+    );
+    // A wrong-cookie attempt and a good one, both logged at trace level.
+    let mut bad = Erl::start(ErlOpts::new("b", "wrong", epmd.port));
+    assert_eq!(bad.eval_ok(&format!("net_adm:ping('{}')", s.node)), "pang");
+    let mut good = Erl::start(ErlOpts::new("g", &cookie, epmd.port));
+    assert_eq!(good.eval_ok(&format!("net_adm:ping('{}')", s.node)), "pong");
+    s.wait_log("rejected handshake", Duration::from_secs(5));
+    assert!(!s.log_contains(&cookie), "the cookie appears in the log");
+    let b = Node::builder("x")
+        .cookie(&cookie)
+        .node_cookie("a@b", &cookie);
+    assert!(!format!("{b:?}").contains(&cookie));
+    let c = erlnode::cookie::Cookie::new(&cookie).unwrap();
+    assert!(!format!("{c:?} {c}").contains(&cookie));
+}

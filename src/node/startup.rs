@@ -16,8 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
-/// How to start a [`Node`]. Made by [`Node::builder`].
-#[derive(Debug, Clone)]
+/// How to start a [`Node`]. Made by [`Node::builder`]. Its `Debug` output
+/// never shows cookies.
+#[derive(Clone)]
 pub struct NodeBuilder {
     name: String,
     long_names: bool,
@@ -247,6 +248,28 @@ impl NodeBuilder {
             );
         }
         Ok(jar)
+    }
+}
+
+impl std::fmt::Debug for NodeBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeBuilder")
+            .field("name", &self.name)
+            .field("long_names", &self.long_names)
+            .field("cookie", &self.cookie.as_ref().map(|_| "<redacted>"))
+            .field(
+                "node_cookies",
+                &self
+                    .node_cookies
+                    .iter()
+                    .map(|(n, _)| (n.as_str(), "<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
+            .field("net_ticktime", &self.net_ticktime)
+            .field("epmd_port", &self.epmd_port)
+            .field("listen_ip", &self.listen_ip)
+            .field("listen_ports", &self.listen_ports)
+            .finish_non_exhaustive()
     }
 }
 
