@@ -255,11 +255,11 @@ impl NodeInner {
                     );
                 }
             }
-            Some(Err(DialError::Failed(why))) => {
-                if conn.take_queue().is_some() {
-                    self.conn_failed(&conn, why);
-                }
+            Some(Err(DialError::Failed(why))) if conn.take_queue().is_some() => {
+                self.conn_failed(&conn, why);
             }
+            // Someone else took the queue: the peer's own connection won.
+            Some(Err(DialError::Failed(_))) => {}
         }
     }
 
