@@ -11,7 +11,7 @@
 //! This module is sans-IO.
 
 use crate::handshake::DistFlags;
-use crate::term::{Atom, DecodeError, Decoder, EncodeError, Pid, Reference, Term};
+use crate::term::{Atom, DecodeError, DecodeLimits, Decoder, EncodeError, Pid, Reference, Term};
 use bytes::Bytes;
 
 /// Control message operation codes (`enum dop` in OTP's `dist.h`).
@@ -195,11 +195,11 @@ pub enum ControlError {
 }
 
 /// Decodes one pass-through data frame (`112, 131 Control, [131 Payload]`).
-pub fn decode_frame(frame: &Bytes) -> Result<Signal, ControlError> {
+pub fn decode_frame(frame: &Bytes, limits: &DecodeLimits) -> Result<Signal, ControlError> {
     match frame.first() {
         Some(&PASS_THROUGH) => {
             let body = frame.slice(1..);
-            let mut d = Decoder::shared(&body);
+            let mut d = Decoder::shared(&body).with_limits(limits.clone());
             let ctrl = d.term_with_version()?;
             let payload = if d.is_at_end() {
                 None

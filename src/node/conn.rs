@@ -39,6 +39,8 @@ pub enum DownReason {
     Disconnect,
     /// The connection could not be set up.
     ConnectFailed(String),
+    /// The peer stopped reading and its send queue reached `max_send_queue`.
+    SendQueueFull,
     /// The peer broke the protocol; the text says how.
     ProtocolError(String),
 }
@@ -51,6 +53,7 @@ impl DownReason {
             DownReason::NetTickTimeout => "net_tick_timeout",
             DownReason::Disconnect => "disconnect",
             DownReason::ConnectFailed(_) => "connect_failed",
+            DownReason::SendQueueFull => "send_queue_full",
         }
     }
 }
@@ -91,6 +94,10 @@ pub(crate) struct Conn {
     pub cancel_dial: CancellationToken,
     /// Set when an incoming handshake owns this Conn.
     incoming: std::sync::atomic::AtomicBool,
+    /// Signals queued and not yet taken by the connection task.
+    queued: std::sync::atomic::AtomicUsize,
+    /// Set when the connection is closed because its send queue is full.
+    overloaded: std::sync::atomic::AtomicBool,
 }
 
 impl Conn {
@@ -114,6 +121,8 @@ impl Conn {
             kill: CancellationToken::new(),
             cancel_dial: CancellationToken::new(),
             incoming: Default::default(),
+            queued: Default::default(),
+            overloaded: Default::default(),
         }
     }
 
@@ -170,6 +179,17 @@ impl NodeInner {
             return c.clone();
         }
         let c = Arc::new(Conn::new(self.next_conn_id(), peer.clone()));
+        if conns.len() >= self.cfg.max_connections {
+            drop(conns);
+            tracing::warn!(peer = %peer, limit = self.cfg.max_connections, "not connecting: the node has max_connections connections");
+            // A Conn that is down from the start: whatever is pushed to it
+            // gets the no-connection treatment.
+            c.phase.send_replace(Phase::Down(DownReason::ConnectFailed(
+                "max_connections reached".into(),
+            )));
+            drop(c.take_queue());
+            return c;
+        }
         conns.insert(peer.clone(), c.clone());
         drop(conns);
         let node = self.clone();
@@ -190,7 +210,20 @@ impl NodeInner {
     /// Queues a signal on a connection; if the connection is gone, the
     /// signal gets the BEAM's no-connection treatment.
     pub(crate) fn push(self: &Arc<Self>, conn: &Conn, sig: Signal) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let queued = conn.queued.fetch_add(1, Relaxed);
+        if queued >= self.cfg.max_send_queue {
+            conn.queued.fetch_sub(1, Relaxed);
+            if !conn.kill.is_cancelled() {
+                tracing::warn!(peer = %conn.peer, limit = self.cfg.max_send_queue, "the peer is not reading: {queued} signals are queued for it (max_send_queue); closing the connection");
+                conn.overloaded.store(true, Relaxed);
+                conn.kill.cancel();
+            }
+            self.undeliverable(sig);
+            return;
+        }
         if let Err(mpsc::error::SendError(sig)) = conn.tx.send(sig) {
+            conn.queued.fetch_sub(1, Relaxed);
             self.undeliverable(sig);
         }
     }
@@ -403,13 +436,18 @@ impl ConnIo<'_> {
                 },
                 sig = self.queue.recv(), if want_queue => match sig {
                     Some(sig) => {
+                        let mut taken = 1;
                         self.encode(&sig);
                         while self.wbuf.len() < WRITE_BATCH_BYTES {
                             match self.queue.try_recv() {
-                                Ok(sig) => self.encode(&sig),
+                                Ok(sig) => {
+                                    taken += 1;
+                                    self.encode(&sig);
+                                }
                                 Err(_) => break,
                             }
                         }
+                        self.conn.queued.fetch_sub(taken, std::sync::atomic::Ordering::Relaxed);
                     }
                     // Cannot happen: the Conn holds a sender.
                     None => return DownReason::Disconnect,
@@ -445,17 +483,28 @@ impl ConnIo<'_> {
                     wrote_this_period = false;
                 },
                 _ = self.conn.kill.cancelled() => {
-                    let _ = writer.write_all(&self.wbuf[self.wpos..]).await;
-                    let _ = writer.shutdown().await;
+                    if self.conn.overloaded.load(std::sync::atomic::Ordering::Relaxed) {
+                        return DownReason::SendQueueFull;
+                    }
+                    self.flush_and_close(&mut writer).await;
                     return DownReason::Disconnect;
                 },
                 _ = shutdown.cancelled() => {
-                    let _ = writer.write_all(&self.wbuf[self.wpos..]).await;
-                    let _ = writer.shutdown().await;
+                    self.flush_and_close(&mut writer).await;
                     return DownReason::Disconnect;
                 },
             }
         }
+    }
+
+    /// Writes what is buffered and closes, for a clean disconnect; bounded,
+    /// because a peer that does not read would hold us forever.
+    async fn flush_and_close(&mut self, writer: &mut Box<dyn AsyncWrite + Send + Unpin>) {
+        let _ = tokio::time::timeout(FLUSH_ON_CLOSE_TIMEOUT, async {
+            let _ = writer.write_all(&self.wbuf[self.wpos..]).await;
+            let _ = writer.shutdown().await;
+        })
+        .await;
     }
 
     /// Encodes one outgoing signal; a term that cannot be encoded is dropped
@@ -480,24 +529,28 @@ impl ConnIo<'_> {
                     }
                     *wrote_since_peer_tick = false;
                 }
-                Ok(Some(Frame::Data(bytes))) => match control::decode_frame(&bytes) {
-                    Ok(sig) => {
-                        if let Some(from) = sig.sender() {
-                            if from.node != self.conn.peer {
-                                let why =
-                                    format!("sender {from:?} is not on node {}", self.conn.peer);
-                                tracing::warn!(peer = %self.conn.peer, "invalid distribution message: {why}; closing the connection");
-                                return Err(DownReason::ProtocolError(why));
+                Ok(Some(Frame::Data(bytes))) => {
+                    match control::decode_frame(&bytes, &self.node.cfg.decode_limits) {
+                        Ok(sig) => {
+                            if let Some(from) = sig.sender() {
+                                if from.node != self.conn.peer {
+                                    let why = format!(
+                                        "sender {from:?} is not on node {}",
+                                        self.conn.peer
+                                    );
+                                    tracing::warn!(peer = %self.conn.peer, "invalid distribution message: {why}; closing the connection");
+                                    return Err(DownReason::ProtocolError(why));
+                                }
                             }
+                            self.node
+                                .handle_signal(sig, Some((&self.conn.peer, self.conn.id)));
                         }
-                        self.node
-                            .handle_signal(sig, Some((&self.conn.peer, self.conn.id)));
+                        Err(e) => {
+                            tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");
+                            return Err(DownReason::ProtocolError(e.to_string()));
+                        }
                     }
-                    Err(e) => {
-                        tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");
-                        return Err(DownReason::ProtocolError(e.to_string()));
-                    }
-                },
+                }
                 Err(e) => {
                     tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");
                     return Err(DownReason::ProtocolError(e.to_string()));
@@ -506,6 +559,10 @@ impl ConnIo<'_> {
         }
     }
 }
+
+/// Time allowed to write what is buffered when a connection is closed on
+/// purpose; a peer that does not read gets no more than this.
+const FLUSH_ON_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Time allowed to connect the TCP socket to a peer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(7);

@@ -86,7 +86,26 @@ pub(crate) struct Config {
     pub max_frame_len: usize,
     pub epmd_port: u16,
     pub long_names: bool,
+    pub decode_limits: crate::term::DecodeLimits,
+    pub max_connections: usize,
+    pub max_pending_handshakes: usize,
+    pub max_send_queue: usize,
 }
+
+/// Default cap on connections to peers, both directions: far above any
+/// real cluster, low enough that a flood of fake peers cannot exhaust file
+/// descriptors (the BEAM has no cap).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// Default cap on incoming handshakes in progress at once. Each waits at
+/// most the handshake timeout, so this bounds what half-open sockets can hold.
+pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 128;
+
+/// Default cap on signals queued for one peer that the connection has not
+/// yet taken for writing. A peer that stops reading makes the queue grow;
+/// past this the connection is closed (`send_queue_full`), as a busy
+/// distribution port would have stalled senders indefinitely.
+pub const DEFAULT_MAX_SEND_QUEUE: usize = 1_000_000;
 
 /// The shared state of a running node.
 pub(crate) struct NodeInner {

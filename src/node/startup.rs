@@ -34,6 +34,10 @@ pub struct NodeBuilder {
     listen_ip: Option<IpAddr>,
     listen_ports: (u16, u16),
     flags: DistFlags,
+    max_decompressed_size: usize,
+    max_connections: usize,
+    max_pending_handshakes: usize,
+    max_send_queue: usize,
 }
 
 impl Node {
@@ -56,6 +60,10 @@ impl Node {
             listen_ip: None,
             listen_ports: (0, 0),
             flags: DistFlags::RECOMMENDED_HIDDEN,
+            max_decompressed_size: crate::term::DecodeLimits::default().max_decompressed_size,
+            max_connections: super::DEFAULT_MAX_CONNECTIONS,
+            max_pending_handshakes: super::DEFAULT_MAX_PENDING_HANDSHAKES,
+            max_send_queue: super::DEFAULT_MAX_SEND_QUEUE,
         }
     }
 }
@@ -156,6 +164,36 @@ impl NodeBuilder {
         self
     }
 
+    /// Largest decompressed size of a compressed term (tag 80) in a
+    /// message; a larger one closes that connection.
+    pub fn max_decompressed_size(mut self, n: usize) -> Self {
+        self.max_decompressed_size = n;
+        self
+    }
+
+    /// Most connections to peers at once, both directions (default
+    /// [`super::DEFAULT_MAX_CONNECTIONS`]).
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n.max(1);
+        self
+    }
+
+    /// Most incoming handshakes in progress at once (default
+    /// [`super::DEFAULT_MAX_PENDING_HANDSHAKES`]); more are closed at once.
+    pub fn max_pending_handshakes(mut self, n: usize) -> Self {
+        self.max_pending_handshakes = n.max(1);
+        self
+    }
+
+    /// Most signals queued for one peer that it has not taken yet (default
+    /// [`super::DEFAULT_MAX_SEND_QUEUE`]). A peer that stops reading is
+    /// disconnected when its queue is full (`send_queue_full`); links and
+    /// monitors across it fire with `noconnection`.
+    pub fn max_send_queue(mut self, n: usize) -> Self {
+        self.max_send_queue = n.max(1);
+        self
+    }
+
     /// Starts the node: listens, registers with EPMD and serves.
     pub async fn start(self) -> Result<Node, NodeError> {
         let name = if self.long_names {
@@ -203,6 +241,12 @@ impl NodeBuilder {
             max_frame_len: self.max_frame_len,
             epmd_port,
             long_names: self.long_names,
+            decode_limits: crate::term::DecodeLimits {
+                max_decompressed_size: self.max_decompressed_size,
+            },
+            max_connections: self.max_connections,
+            max_pending_handshakes: self.max_pending_handshakes,
+            max_send_queue: self.max_send_queue,
         };
         let atom = Atom::new(name.as_str()).map_err(|e| NodeError::BadName(e.to_string()))?;
         let inner = Arc::new(NodeInner::new(
@@ -395,12 +439,23 @@ fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// Accepts peers until the node shuts down.
 async fn accept_loop(node: Arc<NodeInner>, listener: TcpListener) {
+    let pending = Arc::new(tokio::sync::Semaphore::new(node.cfg.max_pending_handshakes));
+    let mut last_refusal_log: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             r = listener.accept() => match r {
                 Ok((stream, addr)) => {
+                    let Ok(permit) = pending.clone().try_acquire_owned() else {
+                        // Log at most once a second: a flood must not flood the log too.
+                        if last_refusal_log.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            tracing::warn!(%addr, limit = node.cfg.max_pending_handshakes, "too many handshakes in progress (max_pending_handshakes); closing new connections until some finish");
+                            last_refusal_log = Some(tokio::time::Instant::now());
+                        }
+                        drop(stream);
+                        continue;
+                    };
                     let node = node.clone();
-                    tokio::spawn(async move { node.accept_one(stream, addr).await });
+                    tokio::spawn(async move { node.accept_one(stream, addr, permit).await });
                 }
                 Err(e) => {
                     tracing::warn!("accept failed: {e}");
@@ -426,7 +481,12 @@ enum Picked {
 
 impl NodeInner {
     /// One incoming connection: handshake, then the connection loop.
-    async fn accept_one(self: Arc<Self>, mut stream: TcpStream, addr: SocketAddr) {
+    async fn accept_one(
+        self: Arc<Self>,
+        mut stream: TcpStream,
+        addr: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let _ = stream.set_nodelay(true);
         let cfg = {
             let mut c =
@@ -441,6 +501,8 @@ impl NodeInner {
         })
         .await;
         let picked = picked.into_inner().unwrap_or_else(|e| e.into_inner());
+        // The handshake is over; the slot goes to the next incoming one.
+        drop(permit);
         match result {
             Ok((est, leftover)) => {
                 let conn = match picked {
@@ -497,6 +559,10 @@ impl NodeInner {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         let mut slot = picked.lock().unwrap_or_else(|e| e.into_inner());
         match conns.get(&peer) {
+            None if conns.len() >= self.cfg.max_connections => {
+                tracing::warn!(peer = %peer, limit = self.cfg.max_connections, "refusing a connection: the node has max_connections connections");
+                Status::NotAllowed
+            }
             None => {
                 let c = Arc::new(Conn::new(self.next_conn_id(), peer.clone()));
                 c.set_incoming();
