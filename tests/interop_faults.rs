@@ -1,0 +1,242 @@
+//! Issue 7 fault injection against real `erl`: peers that die, freeze or stop
+//! reading, and connection churn.
+mod common;
+use common::*;
+use erlnode::node::DownReason;
+use erlnode::{Node, NodeEvent, Term};
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+use tokio::sync::broadcast;
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Waits for the next `Down` event for `peer`.
+fn next_down(
+    rt: &Runtime,
+    events: &mut broadcast::Receiver<NodeEvent>,
+    peer: &str,
+    limit: Duration,
+) -> DownReason {
+    rt.block_on(async {
+        let end = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(end, events.recv()).await {
+                Ok(Ok(NodeEvent::Down { node, reason })) if node.as_str() == peer => return reason,
+                Ok(Ok(_)) => continue,
+                other => panic!("no nodedown for {peer} within {limit:?}: {other:?}"),
+            }
+        }
+    })
+}
+
+#[test]
+fn peer_killed_in_the_middle_of_a_large_message() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = runtime();
+    let node = rt
+        .block_on(
+            Node::builder(&unique("rk"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .start(),
+        )
+        .unwrap();
+    let mut inbox = {
+        let _g = rt.enter();
+        node.register_mailbox("inbox").unwrap()
+    };
+    let mut events = node.monitor_nodes();
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    let n = node.name().to_string();
+    assert_eq!(erl.eval_ok(&format!("net_adm:ping('{n}')")), "pong");
+    // 256 MiB takes a while to cross loopback; kill erl while it does.
+    erl.eval_ok(&format!("B = binary:copy(<<7>>, 256 * 1024 * 1024), spawn(fun() -> {{inbox, '{n}'}} ! {{big, B}} end), ok"));
+    std::thread::sleep(Duration::from_millis(150));
+    signal_pid(erl.pid(), "KILL");
+    let reason = next_down(&rt, &mut events, &erl.node, Duration::from_secs(10));
+    assert_eq!(reason, DownReason::ConnectionClosed);
+    // Whatever arrived was a partial frame: nothing is delivered.
+    assert_eq!(
+        rt.block_on(async { inbox.recv_timeout(Duration::from_millis(200)).await })
+            .unwrap(),
+        None
+    );
+    // And the node serves the next peer.
+    let mut erl2 = Erl::start(ErlOpts::new("e2", &cookie, epmd.port));
+    assert_eq!(erl2.eval_ok(&format!("net_adm:ping('{n}')")), "pong");
+}
+
+#[test]
+fn frozen_peer_gives_net_tick_timeout_and_every_link_and_monitor_fires_once() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = runtime();
+    let node = rt
+        .block_on(
+            Node::builder(&unique("rf"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .net_ticktime(Duration::from_secs(2))
+                .start(),
+        )
+        .unwrap();
+    let mut events = node.monitor_nodes();
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    // Three erl processes: one to link to, one to monitor by pid, one by name.
+    erl.eval_ok("L = spawn(fun() -> receive _ -> ok end end), M = spawn(fun() -> receive _ -> ok end end), register(watched, spawn(fun() -> receive _ -> ok end end))");
+    let (mut linker, mut monitor, mut pids_in) = {
+        let _g = rt.enter();
+        (
+            node.mailbox(),
+            node.mailbox(),
+            node.register_mailbox("pids").unwrap(),
+        )
+    };
+    linker.trap_exit(true);
+    // The pids as terms: erl sends them over.
+    erl.eval_ok(&format!("{{pids, '{}'}} ! {{L, M}}", node.name()));
+    let (l, m) = rt.block_on(async {
+        let t = pids_in.recv().await.unwrap();
+        let v = t.as_tuple().unwrap().to_vec();
+        (
+            v[0].as_pid().unwrap().clone(),
+            v[1].as_pid().unwrap().clone(),
+        )
+    });
+    linker.link(&l);
+    let r1 = monitor.monitor(&m);
+    let r2 = monitor.monitor(("watched", erl.node.as_str()));
+    assert!(rt.block_on(node.ping(&erl.node)));
+    let t0 = Instant::now();
+    signal_pid(erl.pid(), "STOP");
+    let reason = next_down(&rt, &mut events, &erl.node, Duration::from_secs(10));
+    assert_eq!(reason, DownReason::NetTickTimeout);
+    assert!(
+        t0.elapsed() >= Duration::from_millis(1500),
+        "down after {:?}, before a ticktime",
+        t0.elapsed()
+    );
+    rt.block_on(async {
+        let exit = linker
+            .recv_timeout(Duration::from_secs(2))
+            .await
+            .unwrap()
+            .expect("link fired");
+        assert_eq!(
+            exit,
+            Term::tuple(vec![
+                Term::atom("EXIT"),
+                Term::Pid(l.clone()),
+                Term::atom("noconnection")
+            ])
+        );
+        let mut downs = Vec::new();
+        while let Some(d) = monitor
+            .recv_timeout(Duration::from_millis(500))
+            .await
+            .unwrap()
+        {
+            downs.push(d);
+        }
+        assert_eq!(downs.len(), 2, "exactly one DOWN per monitor: {downs:?}");
+        for (r, d) in [(&r1, &downs[0]), (&r2, &downs[1])] {
+            let items = d.as_tuple().unwrap();
+            let got_ref = downs
+                .iter()
+                .any(|x| x.as_tuple().unwrap()[1] == Term::Ref(r.clone()));
+            assert!(got_ref, "no DOWN for {r:?}");
+            assert!(
+                items[0].is_atom("DOWN") && items[4].is_atom("noconnection"),
+                "{d:?}"
+            );
+        }
+        // Nothing more arrives later.
+        assert_eq!(
+            linker
+                .recv_timeout(Duration::from_millis(500))
+                .await
+                .unwrap(),
+            None
+        );
+    });
+    signal_pid(erl.pid(), "CONT");
+}
+
+#[test]
+fn a_thousand_connect_disconnect_cycles_leave_no_fds_or_memory_behind() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let s = Serve::start(&["--sname", &unique("rc"), "--cookie", &cookie], epmd.port);
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    let cycle = |erl: &mut Erl, n: u32| {
+        let r = erl.eval_timeout(&format!("lists:all(fun(_) -> pong = net_adm:ping('{0}'), true = erlang:disconnect_node('{0}'), true end, lists:seq(1, {n}))", s.node), Duration::from_secs(300)).unwrap();
+        assert_eq!(r, "true");
+    };
+    cycle(&mut erl, 50);
+    let settle = || std::thread::sleep(Duration::from_millis(300));
+    settle();
+    let (fd0, rss0) = (fd_count(s.pid()), rss_kib(s.pid()));
+    cycle(&mut erl, 1000);
+    settle();
+    let (fd1, rss1) = (fd_count(s.pid()), rss_kib(s.pid()));
+    eprintln!("fds {fd0} -> {fd1}, rss {rss0} KiB -> {rss1} KiB");
+    assert!(fd1 <= fd0 + 1, "file descriptors leaked: {fd0} -> {fd1}");
+    assert!(
+        rss1 <= rss0 + 4096,
+        "memory grew by more than 4 MiB: {rss0} -> {rss1} KiB"
+    );
+}
+
+#[test]
+fn a_peer_that_stops_reading_is_disconnected_when_its_queue_is_full() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = runtime();
+    let node = rt
+        .block_on(
+            Node::builder(&unique("rq"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .max_send_queue(20_000)
+                .start(),
+        )
+        .unwrap();
+    let mut events = node.monitor_nodes();
+    let erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    assert!(rt.block_on(node.ping(&erl.node)));
+    signal_pid(erl.pid(), "STOP");
+    let sender = {
+        let _g = rt.enter();
+        node.mailbox()
+    };
+    let payload = Term::binary(vec![0u8; 200]);
+    let dest = ("nobody", erl.node.as_str());
+    let reason = rt.block_on(async {
+        let end = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            for _ in 0..1000 {
+                sender.send(dest, payload.clone());
+            }
+            match events.try_recv() {
+                Ok(NodeEvent::Down { reason, .. }) => return reason,
+                _ if tokio::time::Instant::now() > end => panic!("the connection was never closed"),
+                _ => tokio::task::yield_now().await,
+            }
+        }
+    });
+    signal_pid(erl.pid(), "CONT");
+    assert_eq!(reason, DownReason::SendQueueFull);
+    // The node still serves other peers.
+    let mut erl2 = Erl::start(ErlOpts::new("e2", &cookie, epmd.port));
+    assert_eq!(
+        erl2.eval_ok(&format!("net_adm:ping('{}')", node.name())),
+        "pong"
+    );
+}
