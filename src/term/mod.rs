@@ -18,13 +18,16 @@
 //! See `PROTOCOL.md` §5 and OTP's `erl_ext_dist` for the wire format.
 
 mod atom;
+mod beam_hash;
 mod convert;
 mod decode;
+mod display;
 #[cfg(feature = "eetf")]
 mod eetf_conv;
 mod encode;
 mod map;
 mod order;
+mod parse;
 pub(crate) mod text;
 mod walk;
 
@@ -32,7 +35,8 @@ pub use atom::{Atom, AtomTooLong, INLINE_ATOM_BYTES, MAX_ATOM_CHARS};
 pub use convert::TermConversionError;
 pub use decode::{AtomCacheTable, DecodeError, DecodeLimits, Decoder};
 pub use encode::{AtomCacheWriter, EncodeError, EncodeOptions};
-pub use map::Map;
+pub use map::{LINEAR_SCAN_MAX, MAP_SMALL_MAP_LIMIT, Map};
+pub use parse::{MAX_LITERAL_BINARY_BYTES, MAX_NESTED_BINARIES};
 pub use text::ParseError;
 
 use bytes::Bytes;
@@ -50,8 +54,9 @@ pub const VERSION_MAGIC: u8 = 131;
 ///
 /// Integers that fit in an `i64` are always [`Term::Int`]; only larger ones are
 /// [`Term::BigInt`] (the decoder and the arithmetic helpers keep this
-/// normal form, and equality relies on it).
-#[derive(Debug)]
+/// normal form; equality also accepts a `BigInt` that would fit).
+///
+/// `Debug` prints the same Erlang syntax as `Display`.
 #[non_exhaustive]
 pub enum Term {
     /// An integer in the `i64` range.
@@ -89,7 +94,9 @@ pub enum Term {
 }
 
 /// A process identifier: `<0.80.0>` locally, or a pid on another node.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Ordered as the BEAM orders pids: serial, id, node name, creation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pid {
     /// The node the process runs on.
     pub node: Atom,
@@ -102,7 +109,9 @@ pub struct Pid {
 }
 
 /// A port identifier.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Ordered as the BEAM orders ports: node name, creation, id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Port {
     /// The node the port belongs to.
     pub node: Atom,
@@ -118,8 +127,11 @@ pub const MAX_REFERENCE_WORDS: usize = 5;
 /// A reference, as made by `make_ref()`, monitors and aliases.
 ///
 /// The id words are stored inline (no allocation); OTP makes 3, V4_NC allows
-/// up to [`MAX_REFERENCE_WORDS`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// up to [`MAX_REFERENCE_WORDS`]. As in the BEAM, high id words that are 0 do
+/// not count: `[1,2,3]` and `[1,2,3,0]` are the same reference. Ordered as
+/// the BEAM orders references: node name, creation, then id words from the
+/// last one.
+#[derive(Debug, Clone)]
 pub struct Reference {
     /// The node that made the reference.
     pub node: Atom,

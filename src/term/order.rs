@@ -1,37 +1,1213 @@
-//! Equality, ordering, hashing and cloning. OWNED BY THE TEXT/ORDER WORK
-//! (issue 2). Placeholder: simple recursive versions (exact equality), to be
-//! replaced by depth-safe ones with Erlang's term order.
+//! Equality, ordering, hashing and cloning of terms.
+//!
+//! # Semantics
+//!
+//! * `==` on [`Term`] (`PartialEq`/`Eq`) is Erlang's exact equality `=:=`:
+//!   `1 != 1.0`, maps are equal when they hold equal keys with equal values
+//!   in any order. As in OTP 25, `0.0 =:= -0.0` (OTP 27 changed that), so
+//!   `Term::Float(0.0) == Term::Float(-0.0)`, and they are one map key.
+//! * `Ord` is Erlang's term order: number < atom < reference < fun < port <
+//!   pid < tuple < map < `[]` < list < bitstring. Numbers compare by value
+//!   across integers, big integers and floats, exactly (no rounding of big
+//!   integers to `f64`). An integer and a float of equal value, which Erlang
+//!   leaves unordered (`1 == 1.0`), sort integer first, so that `Ord` agrees
+//!   with `Eq` and is a total order.
+//! * Within a type the order is the BEAM's (`erts_cmp` in OTP's `utils.c`,
+//!   checked with `lists:sort/1` on OTP 25, see `tests/interop_text.rs`):
+//!   atoms by text; references by node name, creation, then id words from the
+//!   last (most significant) one, a missing word counting as 0; local funs
+//!   before `fun M:F/A`; local funs by module, old index, old uniq, number of
+//!   free variables, then (erlnode's tie-break for funs the BEAM would call
+//!   equal) new index, uniq, arity and creator pid, then the free variables;
+//!   `fun M:F/A` by module, function, arity; ports by node name, creation,
+//!   id; pids by serial, id, node name, creation; tuples by size, then
+//!   elements; maps by size, then keys in map key order, then values in that
+//!   order; lists element by element (a shorter list first); bitstrings bit
+//!   by bit, then by length.
+//! * Map key order (how the BEAM sorts small maps and compares map keys) is
+//!   the term order with every integer before every float: `2 < 1.0`.
+//! * [`Term::erl_cmp`] and [`Term::erl_eq`] are Erlang's `<`/`==`: like `Ord`
+//!   but `1 == 1.0`.
+//! * `Hash` agrees with `Eq`; a map hashes its entries in key order, so
+//!   insertion order does not matter.
+//!
+//! Every operation here walks terms with an explicit stack on the heap, so a
+//! term nested a million deep (which the BEAM's `term_to_binary` produces
+//! without complaint) is compared, hashed or cloned without touching the
+//! call stack. Flat tuples and lists of atomic terms, the common case, are
+//! handled without allocating.
+
+use super::map::Order as MapOrder;
 use super::*;
+use std::cmp::Ordering::{self, Equal, Greater, Less};
 use std::hash::{Hash, Hasher};
+use std::slice::Iter;
+
+static NIL: Term = Term::NIL;
+
+/// The term itself, or what an `ImproperList` without elements stands for
+/// (its tail). Any other term is already canonical.
+#[inline]
+pub(crate) fn canon(mut t: &Term) -> &Term {
+    while let Term::ImproperList(v, tail) = t {
+        if !v.is_empty() {
+            break;
+        }
+        t = tail;
+    }
+    t
+}
+
+/// The kinds of terms in Erlang's term order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Class {
+    Number,
+    Atom,
+    Ref,
+    Fun,
+    Port,
+    Pid,
+    Tuple,
+    Map,
+    Nil,
+    List,
+    Bits,
+}
+
+/// The class of a canonical term.
+pub(crate) fn class(t: &Term) -> Class {
+    match t {
+        Term::Int(_) | Term::BigInt(_) | Term::Float(_) => Class::Number,
+        Term::Atom(_) => Class::Atom,
+        Term::Ref(_) => Class::Ref,
+        Term::Fun(_) | Term::Export(_) => Class::Fun,
+        Term::Port(_) => Class::Port,
+        Term::Pid(_) => Class::Pid,
+        Term::Tuple(_) => Class::Tuple,
+        Term::Map(_) => Class::Map,
+        Term::List(v) if v.is_empty() => Class::Nil,
+        Term::List(_) => Class::List,
+        Term::ImproperList(v, tail) => {
+            if v.is_empty() {
+                class(canon(tail))
+            } else {
+                Class::List
+            }
+        }
+        Term::Binary(_) | Term::BitString(_) => Class::Bits,
+    }
+}
+
+/// A position in a list seen as cons cells: the elements left in the current
+/// vector, then its tail. A tail that is itself a list is followed, so
+/// `[1 | [2]]` built as `ImproperList([1], List([2]))` reads as `[1,2]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Cons<'a> {
+    elems: &'a [Term],
+    tail: Option<&'a Term>,
+}
+
+impl<'a> Cons<'a> {
+    /// The cons view of a list term (any other term reads as an empty list
+    /// ending in that term).
+    pub(crate) fn new(t: &'a Term) -> Cons<'a> {
+        match t {
+            Term::List(v) => Cons {
+                elems: v,
+                tail: None,
+            },
+            Term::ImproperList(v, tail) => Cons {
+                elems: v,
+                tail: Some(tail),
+            },
+            other => Cons {
+                elems: &[],
+                tail: Some(other),
+            },
+        }
+    }
+
+    fn settle(&mut self) {
+        while self.elems.is_empty() {
+            match self.tail {
+                Some(Term::List(v)) => {
+                    self.elems = v;
+                    self.tail = None;
+                }
+                Some(Term::ImproperList(v, t)) => {
+                    self.elems = v;
+                    self.tail = Some(t);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// The next element.
+    pub(crate) fn next(&mut self) -> Option<&'a Term> {
+        self.settle();
+        let (head, rest) = self.elems.split_first()?;
+        self.elems = rest;
+        Some(head)
+    }
+
+    /// True when no element is left.
+    pub(crate) fn is_done(&mut self) -> bool {
+        self.settle();
+        self.elems.is_empty()
+    }
+
+    /// Once no element is left: the non-list tail, or `None` for `[]`.
+    pub(crate) fn end(&self) -> Option<&'a Term> {
+        match self.tail {
+            Some(t) if !canon(t).is_nil() => Some(canon(t)),
+            _ => None,
+        }
+    }
+
+    /// The class of what ends the list once no element is left.
+    fn end_class(&self) -> Class {
+        self.end().map_or(Class::Nil, class)
+    }
+}
+
+/// True for terms that hold no other terms (or are empty containers).
+#[inline]
+fn is_leaf(t: &Term) -> bool {
+    match t {
+        Term::Tuple(v) | Term::List(v) => v.is_empty(),
+        Term::ImproperList(..) | Term::Map(_) | Term::Fun(_) => false,
+        _ => true,
+    }
+}
+
+impl Fun {
+    /// The captured variables.
+    pub fn free_vars(&self) -> &[Term] {
+        match self {
+            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => free_vars,
+        }
+    }
+
+    /// The module that defines the fun.
+    pub fn module(&self) -> &Atom {
+        match self {
+            Fun::New { module, .. } | Fun::Old { module, .. } => module,
+        }
+    }
+
+    /// What the BEAM compares funs by: module, old index, old uniq, number
+    /// of free variables.
+    fn beam_key(&self) -> (&Atom, u32, u32, usize) {
+        match self {
+            Fun::New {
+                module,
+                old_index,
+                old_uniq,
+                free_vars,
+                ..
+            } => (module, *old_index, *old_uniq, free_vars.len()),
+            Fun::Old {
+                module,
+                index,
+                uniq,
+                free_vars,
+                ..
+            } => (module, *index, *uniq, free_vars.len()),
+        }
+    }
+
+    /// Orders funs that agree on [`Fun::beam_key`], by everything else but
+    /// the free variables, so that only equal funs compare equal.
+    fn tie_cmp(&self, other: &Fun) -> Ordering {
+        match (self, other) {
+            (
+                Fun::New {
+                    arity,
+                    uniq,
+                    index,
+                    pid,
+                    ..
+                },
+                Fun::New {
+                    arity: a2,
+                    uniq: u2,
+                    index: i2,
+                    pid: p2,
+                    ..
+                },
+            ) => index
+                .cmp(i2)
+                .then_with(|| uniq.cmp(u2))
+                .then_with(|| arity.cmp(a2))
+                .then_with(|| pid.cmp(p2)),
+            (Fun::Old { pid, .. }, Fun::Old { pid: p2, .. }) => pid.cmp(p2),
+            (Fun::Old { .. }, Fun::New { .. }) => Less,
+            (Fun::New { .. }, Fun::Old { .. }) => Greater,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Atomic comparisons
+
+/// A number, borrowed.
+#[derive(Clone, Copy)]
+enum Num<'a> {
+    I(i64),
+    B(&'a BigInt),
+    F(f64),
+}
+
+fn num(t: &Term) -> Option<Num<'_>> {
+    match t {
+        Term::Int(i) => Some(Num::I(*i)),
+        Term::BigInt(b) => Some(match i64::try_from(b) {
+            Ok(i) => Num::I(i),
+            Err(_) => Num::B(b),
+        }),
+        Term::Float(f) => Some(Num::F(*f)),
+        _ => None,
+    }
+}
+
+/// Floats by value, `-0.0 == 0.0`; a NaN (which Erlang never has) sorts after
+/// every number and equals itself, to keep the order total.
+fn float_cmp(a: f64, b: f64) -> Ordering {
+    a.partial_cmp(&b)
+        .unwrap_or_else(|| a.is_nan().cmp(&b.is_nan()))
+}
+
+/// An integer against a float, exactly.
+fn int_float_cmp(i: Num<'_>, f: f64) -> Ordering {
+    if f.is_nan() {
+        return Less;
+    }
+    let t = f.trunc();
+    let whole = match i {
+        Num::I(i) => {
+            // 2^63 is exact as an f64; any float at or beyond it is beyond i64.
+            if t >= 9_223_372_036_854_775_808.0 {
+                return Less;
+            }
+            if t < -9_223_372_036_854_775_808.0 {
+                return Greater;
+            }
+            i.cmp(&(t as i64))
+        }
+        Num::B(b) => {
+            if f.is_infinite() {
+                return if f > 0.0 { Less } else { Greater };
+            }
+            match <BigInt as num_traits::FromPrimitive>::from_f64(t) {
+                Some(bt) => b.cmp(&bt),
+                None => return Less,
+            }
+        }
+        Num::F(_) => return Equal,
+    };
+    // Same whole part: the float's fraction decides.
+    whole.then(if f > t {
+        Less
+    } else if f < t {
+        Greater
+    } else {
+        Equal
+    })
+}
+
+fn num_cmp(a: Num<'_>, b: Num<'_>, mode: Mode) -> Ordering {
+    match (a, b) {
+        (Num::I(x), Num::I(y)) => x.cmp(&y),
+        (Num::B(x), Num::B(y)) => x.cmp(y),
+        // A `B` is outside the i64 range (`num` normalises), so its sign decides.
+        (Num::I(_), Num::B(y)) => {
+            if y.sign() == num_bigint::Sign::Minus {
+                Greater
+            } else {
+                Less
+            }
+        }
+        (Num::B(x), Num::I(_)) => {
+            if x.sign() == num_bigint::Sign::Minus {
+                Less
+            } else {
+                Greater
+            }
+        }
+        (Num::F(x), Num::F(y)) => float_cmp(x, y),
+        (i, Num::F(f)) => match mode {
+            Mode::Key => Less,
+            Mode::Erl => int_float_cmp(i, f),
+            Mode::Total => int_float_cmp(i, f).then(Less),
+        },
+        (Num::F(f), i) => match mode {
+            Mode::Key => Greater,
+            Mode::Erl => int_float_cmp(i, f).reverse(),
+            Mode::Total => int_float_cmp(i, f).reverse().then(Greater),
+        },
+    }
+}
+
+fn num_eq(a: Num<'_>, b: Num<'_>) -> bool {
+    match (a, b) {
+        (Num::I(x), Num::I(y)) => x == y,
+        (Num::B(x), Num::B(y)) => x == y,
+        (Num::F(x), Num::F(y)) => float_cmp(x, y) == Equal,
+        _ => false,
+    }
+}
+
+/// A bitstring's bytes and its length in bits.
+fn bits(t: &Term) -> Option<(&[u8], u64)> {
+    match t {
+        Term::Binary(b) => Some((b, b.len() as u64 * 8)),
+        Term::BitString(b) => Some(match b.data.len() {
+            0 => (&b.data[..], 0),
+            n if (1..8).contains(&b.bits_in_last_byte) => (
+                &b.data[..],
+                (n as u64 - 1) * 8 + u64::from(b.bits_in_last_byte),
+            ),
+            n => (&b.data[..], n as u64 * 8),
+        }),
+        _ => None,
+    }
+}
+
+/// Bit by bit over the common length, then shorter first.
+fn bits_cmp((a, alen): (&[u8], u64), (b, blen): (&[u8], u64)) -> Ordering {
+    let common = alen.min(blen);
+    let full = (common / 8) as usize;
+    let rest = (common % 8) as u32;
+    a[..full]
+        .cmp(&b[..full])
+        .then_with(|| {
+            if rest == 0 {
+                Equal
+            } else {
+                (a[full] >> (8 - rest)).cmp(&(b[full] >> (8 - rest)))
+            }
+        })
+        .then(alen.cmp(&blen))
+}
+
+impl Reference {
+    /// The id words without high zero words, which do not change a
+    /// reference's identity (`erts_cmp` compares a missing word as 0).
+    fn significant(&self) -> &[u32] {
+        let id = self.id();
+        let n = id.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+        &id[..n]
+    }
+}
+
+impl PartialEq for Reference {
+    fn eq(&self, other: &Reference) -> bool {
+        self.node == other.node
+            && self.creation == other.creation
+            && self.significant() == other.significant()
+    }
+}
+impl Eq for Reference {}
+
+impl Hash for Reference {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.node.hash(state);
+        self.creation.hash(state);
+        self.significant().hash(state);
+    }
+}
+
+impl PartialOrd for Reference {
+    fn partial_cmp(&self, other: &Reference) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Reference {
+    /// The BEAM's order: node name, creation, then id words from the most
+    /// significant (last) one.
+    fn cmp(&self, other: &Reference) -> Ordering {
+        self.node
+            .cmp(&other.node)
+            .then(self.creation.cmp(&other.creation))
+            .then_with(|| {
+                let (a, b) = (self.significant(), other.significant());
+                let n = a.len().max(b.len());
+                (0..n)
+                    .rev()
+                    .map(|i| {
+                        a.get(i)
+                            .copied()
+                            .unwrap_or(0)
+                            .cmp(&b.get(i).copied().unwrap_or(0))
+                    })
+                    .find(|o| *o != Equal)
+                    .unwrap_or(Equal)
+            })
+    }
+}
+
+impl PartialOrd for Pid {
+    fn partial_cmp(&self, other: &Pid) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pid {
+    /// The BEAM's order: serial, id, node name, creation.
+    fn cmp(&self, other: &Pid) -> Ordering {
+        self.serial
+            .cmp(&other.serial)
+            .then(self.id.cmp(&other.id))
+            .then_with(|| self.node.cmp(&other.node))
+            .then(self.creation.cmp(&other.creation))
+    }
+}
+
+impl PartialOrd for Port {
+    fn partial_cmp(&self, other: &Port) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Port {
+    /// The BEAM's order: node name, creation, id.
+    fn cmp(&self, other: &Port) -> Ordering {
+        self.node
+            .cmp(&other.node)
+            .then(self.creation.cmp(&other.creation))
+            .then(self.id.cmp(&other.id))
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Exact equality
+
+enum EqFrame<'a> {
+    Seq(Iter<'a, Term>, Iter<'a, Term>),
+    Cons(Cons<'a>, Cons<'a>, bool),
+    Map(MapOrder<'a>, MapOrder<'a>, Option<(&'a Term, &'a Term)>),
+}
+
+enum EqNext<'a> {
+    Pair(&'a Term, &'a Term),
+    Done,
+    Unequal,
+}
+
+impl<'a> EqFrame<'a> {
+    fn next(&mut self) -> EqNext<'a> {
+        match self {
+            EqFrame::Seq(a, b) => match (a.next(), b.next()) {
+                (Some(x), Some(y)) => EqNext::Pair(x, y),
+                (None, None) => EqNext::Done,
+                _ => EqNext::Unequal,
+            },
+            EqFrame::Cons(a, b, ended) => {
+                if *ended {
+                    return EqNext::Done;
+                }
+                match (a.next(), b.next()) {
+                    (Some(x), Some(y)) => EqNext::Pair(x, y),
+                    (None, None) => {
+                        *ended = true;
+                        EqNext::Pair(a.end().unwrap_or(&NIL), b.end().unwrap_or(&NIL))
+                    }
+                    _ => EqNext::Unequal,
+                }
+            }
+            EqFrame::Map(a, b, value) => {
+                if let Some((x, y)) = value.take() {
+                    return EqNext::Pair(x, y);
+                }
+                match (a.next(), b.next()) {
+                    (Some((ka, va)), Some((kb, vb))) => {
+                        *value = Some((va, vb));
+                        EqNext::Pair(ka, kb)
+                    }
+                    (None, None) => EqNext::Done,
+                    _ => EqNext::Unequal,
+                }
+            }
+        }
+    }
+}
+
+/// Compares atomic terms; false for containers.
+fn leaf_eq(x: &Term, y: &Term) -> bool {
+    match (x, y) {
+        (Term::Atom(a), Term::Atom(b)) => a == b,
+        (Term::Pid(a), Term::Pid(b)) => a == b,
+        (Term::Port(a), Term::Port(b)) => a == b,
+        (Term::Ref(a), Term::Ref(b)) => a == b,
+        (Term::Export(a), Term::Export(b)) => a == b,
+        (Term::Binary(a), Term::Binary(b)) => a == b,
+        _ => match (num(x), num(y)) {
+            (Some(a), Some(b)) => num_eq(a, b),
+            (None, None) => match (bits(x), bits(y)) {
+                (Some(a), Some(b)) => bits_cmp(a, b) == Equal,
+                _ => class(x) == Class::Nil && class(y) == Class::Nil,
+            },
+            _ => false,
+        },
+    }
+}
+
+/// Compares equal-length element slices: atomic pairs at once, and from the
+/// first pair of containers on through a frame.
+fn eq_slices<'a>(a: &'a [Term], b: &'a [Term], stack: &mut Vec<EqFrame<'a>>) -> bool {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if is_leaf(x) && is_leaf(y) {
+            if !leaf_eq(x, y) {
+                return false;
+            }
+        } else {
+            stack.push(EqFrame::Seq(a[i..].iter(), b[i..].iter()));
+            return true;
+        }
+    }
+    true
+}
+
+/// Compares one pair, pushing a frame for their elements if they are
+/// containers. False if they already differ.
+fn eq_step<'a>(x: &'a Term, y: &'a Term, stack: &mut Vec<EqFrame<'a>>) -> bool {
+    let (x, y) = (canon(x), canon(y));
+    match (x, y) {
+        (Term::Int(a), Term::Int(b)) => a == b,
+        (Term::Atom(a), Term::Atom(b)) => a == b,
+        (Term::Tuple(a), Term::Tuple(b)) | (Term::List(a), Term::List(b)) => {
+            a.len() == b.len() && eq_slices(a, b, stack)
+        }
+        (Term::List(_) | Term::ImproperList(..), Term::List(_) | Term::ImproperList(..)) => {
+            stack.push(EqFrame::Cons(Cons::new(x), Cons::new(y), false));
+            true
+        }
+        (Term::Map(a), Term::Map(b)) => {
+            if a.len() != b.len() {
+                return false;
+            }
+            if !a.is_empty() {
+                stack.push(EqFrame::Map(a.key_order(), b.key_order(), None));
+            }
+            true
+        }
+        (Term::Fun(a), Term::Fun(b)) => {
+            fun_eq_head(a, b) && eq_slices(a.free_vars(), b.free_vars(), stack)
+        }
+        _ => leaf_eq(x, y),
+    }
+}
+
+/// Everything about two funs but their free variables' values.
+fn fun_eq_head(a: &Fun, b: &Fun) -> bool {
+    a.beam_key() == b.beam_key() && a.tie_cmp(b) == Equal
+}
+
+fn run_eq<'a>(mut stack: Vec<EqFrame<'a>>) -> bool {
+    loop {
+        let (x, y) = loop {
+            let Some(top) = stack.last_mut() else {
+                return true;
+            };
+            match top.next() {
+                EqNext::Pair(x, y) => break (x, y),
+                EqNext::Done => {
+                    stack.pop();
+                }
+                EqNext::Unequal => return false,
+            }
+        };
+        if !eq_step(x, y, &mut stack) {
+            return false;
+        }
+    }
+}
+
+/// Exact equality (`=:=`).
+pub(crate) fn term_eq(a: &Term, b: &Term) -> bool {
+    if std::ptr::eq(a, b) {
+        return true;
+    }
+    let mut stack = Vec::new();
+    eq_step(a, b, &mut stack) && run_eq(stack)
+}
 
 impl PartialEq for Term {
+    /// Erlang's exact equality `=:=`; see the [module docs](self).
     fn eq(&self, other: &Term) -> bool {
-        use Term::*;
-        match (self, other) {
-            (Int(a), Int(b)) => a == b,
-            (BigInt(a), BigInt(b)) => a == b,
-            (Float(a), Float(b)) => a.to_bits() == b.to_bits(),
-            (Atom(a), Atom(b)) => a == b,
-            (Binary(a), Binary(b)) => a == b,
-            (BitString(a), BitString(b)) => a == b,
-            (Pid(a), Pid(b)) => a == b,
-            (Port(a), Port(b)) => a == b,
-            (Ref(a), Ref(b)) => a == b,
-            (Fun(a), Fun(b)) => a == b,
-            (Export(a), Export(b)) => a == b,
-            (Tuple(a), Tuple(b)) | (List(a), List(b)) => a == b,
-            (ImproperList(a, x), ImproperList(b, y)) => a == b && x == y,
-            (Map(a), Map(b)) => a == b,
-            _ => false,
-        }
+        term_eq(self, other)
     }
 }
 impl Eq for Term {}
 
+impl PartialEq for Map {
+    /// Equal keys (`=:=`) with equal values, in any order.
+    fn eq(&self, other: &Map) -> bool {
+        if self.len() != other.len() {
+            return false;
+        }
+        self.is_empty()
+            || run_eq(vec![EqFrame::Map(
+                self.key_order(),
+                other.key_order(),
+                None,
+            )])
+    }
+}
+impl Eq for Map {}
+
 impl PartialEq for Fun {
     fn eq(&self, other: &Fun) -> bool {
-        match (self, other) {
-            (
+        let mut stack = Vec::new();
+        fun_eq_head(self, other)
+            && eq_slices(self.free_vars(), other.free_vars(), &mut stack)
+            && run_eq(stack)
+    }
+}
+impl Eq for Fun {}
+
+// ---------------------------------------------------------------------------
+// Ordering
+
+/// Which comparison: `Ord` (total), Erlang's `==`/`<`, or map key order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Term order with integers before equal floats (`Ord`).
+    Total,
+    /// Erlang's arithmetic comparison: `1 == 1.0`.
+    Erl,
+    /// Map key order: every integer before every float.
+    Key,
+}
+
+enum CmpFrame<'a> {
+    Seq(Iter<'a, Term>, Iter<'a, Term>, Mode),
+    Cons {
+        a: Cons<'a>,
+        b: Cons<'a>,
+        mode: Mode,
+        ended: bool,
+    },
+    /// Map keys, always compared in key order.
+    Keys(MapOrder<'a>, MapOrder<'a>),
+    Values(MapOrder<'a>, MapOrder<'a>, Mode),
+}
+
+enum CmpNext<'a> {
+    Pair(&'a Term, &'a Term, Mode),
+    Done,
+    Decided(Ordering),
+}
+
+impl<'a> CmpFrame<'a> {
+    fn next(&mut self) -> CmpNext<'a> {
+        match self {
+            CmpFrame::Seq(a, b, mode) => match (a.next(), b.next()) {
+                (Some(x), Some(y)) => CmpNext::Pair(x, y, *mode),
+                _ => CmpNext::Done,
+            },
+            CmpFrame::Cons { a, b, mode, ended } => {
+                if *ended {
+                    return CmpNext::Done;
+                }
+                match (a.next(), b.next()) {
+                    (Some(x), Some(y)) => CmpNext::Pair(x, y, *mode),
+                    (None, None) => {
+                        *ended = true;
+                        CmpNext::Pair(a.end().unwrap_or(&NIL), b.end().unwrap_or(&NIL), *mode)
+                    }
+                    // One list goes on where the other ends: its rest is a
+                    // non-empty list, against whatever ends the other.
+                    (None, Some(_)) => CmpNext::Decided(a.end_class().cmp(&Class::List)),
+                    (Some(_), None) => CmpNext::Decided(Class::List.cmp(&b.end_class())),
+                }
+            }
+            CmpFrame::Keys(a, b) => match (a.next(), b.next()) {
+                (Some((x, _)), Some((y, _))) => CmpNext::Pair(x, y, Mode::Key),
+                _ => CmpNext::Done,
+            },
+            CmpFrame::Values(a, b, mode) => match (a.next(), b.next()) {
+                (Some((_, x)), Some((_, y))) => CmpNext::Pair(x, y, *mode),
+                _ => CmpNext::Done,
+            },
+        }
+    }
+}
+
+/// Compares equal-length element slices: atomic pairs at once, from the first
+/// pair of containers on through a frame.
+fn cmp_slices<'a>(
+    a: &'a [Term],
+    b: &'a [Term],
+    mode: Mode,
+    stack: &mut Vec<CmpFrame<'a>>,
+) -> Ordering {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        if is_leaf(x) && is_leaf(y) {
+            let o = cmp_step(x, y, mode, stack);
+            if o != Equal {
+                return o;
+            }
+        } else {
+            stack.push(CmpFrame::Seq(a[i..].iter(), b[i..].iter(), mode));
+            return Equal;
+        }
+    }
+    Equal
+}
+
+/// Compares one pair. `Equal` means "equal so far": containers push a frame
+/// for their elements.
+fn cmp_step<'a>(x: &'a Term, y: &'a Term, mode: Mode, stack: &mut Vec<CmpFrame<'a>>) -> Ordering {
+    let (x, y) = (canon(x), canon(y));
+    let (cx, cy) = (class(x), class(y));
+    if cx != cy {
+        return cx.cmp(&cy);
+    }
+    match (x, y) {
+        (Term::Atom(a), Term::Atom(b)) => a.cmp(b),
+        (Term::Tuple(a), Term::Tuple(b)) => a
+            .len()
+            .cmp(&b.len())
+            .then_with(|| cmp_slices(a, b, mode, stack)),
+        (Term::Map(a), Term::Map(b)) => {
+            let o = a.len().cmp(&b.len());
+            if o == Equal && !a.is_empty() {
+                stack.push(CmpFrame::Values(a.key_order(), b.key_order(), mode));
+                stack.push(CmpFrame::Keys(a.key_order(), b.key_order()));
+            }
+            o
+        }
+        (Term::Pid(a), Term::Pid(b)) => a.cmp(b),
+        (Term::Port(a), Term::Port(b)) => a.cmp(b),
+        (Term::Ref(a), Term::Ref(b)) => a.cmp(b),
+        (Term::Export(a), Term::Export(b)) => a.cmp(b),
+        (Term::Fun(_), Term::Export(_)) => Less,
+        (Term::Export(_), Term::Fun(_)) => Greater,
+        (Term::Fun(a), Term::Fun(b)) => {
+            let o = a.beam_key().cmp(&b.beam_key());
+            if o != Equal {
+                return o;
+            }
+            if mode != Mode::Erl {
+                let o = a.tie_cmp(b);
+                if o != Equal {
+                    return o;
+                }
+            }
+            cmp_slices(a.free_vars(), b.free_vars(), mode, stack)
+        }
+        _ => match cx {
+            Class::Number => match (num(x), num(y)) {
+                (Some(a), Some(b)) => num_cmp(a, b, mode),
+                _ => Equal,
+            },
+            Class::Bits => match (bits(x), bits(y)) {
+                (Some(a), Some(b)) => bits_cmp(a, b),
+                _ => Equal,
+            },
+            Class::List => {
+                stack.push(CmpFrame::Cons {
+                    a: Cons::new(x),
+                    b: Cons::new(y),
+                    mode,
+                    ended: false,
+                });
+                Equal
+            }
+            _ => Equal,
+        },
+    }
+}
+
+fn run_cmp(a: &Term, b: &Term, mode: Mode) -> Ordering {
+    let mut stack: Vec<CmpFrame<'_>> = Vec::new();
+    let o = cmp_step(a, b, mode, &mut stack);
+    if o != Equal {
+        return o;
+    }
+    run_cmp_frames(stack)
+}
+
+fn run_cmp_frames(mut stack: Vec<CmpFrame<'_>>) -> Ordering {
+    loop {
+        let (x, y, m) = loop {
+            let Some(top) = stack.last_mut() else {
+                return Equal;
+            };
+            match top.next() {
+                CmpNext::Pair(x, y, m) => break (x, y, m),
+                CmpNext::Done => {
+                    stack.pop();
+                }
+                CmpNext::Decided(o) => {
+                    if o != Equal {
+                        return o;
+                    }
+                    stack.pop();
+                }
+            }
+        };
+        let o = cmp_step(x, y, m, &mut stack);
+        if o != Equal {
+            return o;
+        }
+    }
+}
+
+/// Map key order (the BEAM's exact term order, integers before floats).
+pub(crate) fn key_cmp(a: &Term, b: &Term) -> Ordering {
+    run_cmp(a, b, Mode::Key)
+}
+
+impl PartialOrd for Term {
+    fn partial_cmp(&self, other: &Term) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Term {
+    /// Erlang's term order, integers before equal floats; see the
+    /// [module docs](self).
+    fn cmp(&self, other: &Term) -> Ordering {
+        run_cmp(self, other, Mode::Total)
+    }
+}
+
+impl Term {
+    /// Erlang's comparison (`<`, `==`, `>`): term order where an integer and
+    /// a float of the same value are equal (`1 == 1.0`).
+    ///
+    /// ```
+    /// use erlnode::Term;
+    /// use std::cmp::Ordering;
+    /// assert_eq!(Term::Int(1).erl_cmp(&Term::Float(1.0)), Ordering::Equal);
+    /// assert_ne!(Term::Int(1), Term::Float(1.0)); // `==` on Term is `=:=`
+    /// ```
+    pub fn erl_cmp(&self, other: &Term) -> Ordering {
+        run_cmp(self, other, Mode::Erl)
+    }
+
+    /// Erlang's `==`: equal in value, so `1 == 1.0` (but map keys still
+    /// compare exactly: `#{1 => a} /= #{1.0 => a}`).
+    pub fn erl_eq(&self, other: &Term) -> bool {
+        self.erl_cmp(other) == Equal
+    }
+}
+
+impl PartialOrd for Map {
+    fn partial_cmp(&self, other: &Map) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Map {
+    /// By size, then keys in key order, then values.
+    fn cmp(&self, other: &Map) -> Ordering {
+        let o = self.len().cmp(&other.len());
+        if o != Equal || self.is_empty() {
+            return o;
+        }
+        run_cmp_frames(vec![
+            CmpFrame::Values(self.key_order(), other.key_order(), Mode::Total),
+            CmpFrame::Keys(self.key_order(), other.key_order()),
+        ])
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Hashing
+
+/// Type tags fed to the hasher so that different kinds of terms with the
+/// same content hash differently.
+mod tag {
+    pub const INT: u8 = 1;
+    pub const BIG: u8 = 2;
+    pub const FLOAT: u8 = 3;
+    pub const ATOM: u8 = 4;
+    pub const REF: u8 = 5;
+    pub const FUN: u8 = 6;
+    pub const EXPORT: u8 = 7;
+    pub const PORT: u8 = 8;
+    pub const PID: u8 = 9;
+    pub const TUPLE: u8 = 10;
+    pub const MAP: u8 = 11;
+    pub const NIL: u8 = 12;
+    pub const LIST: u8 = 13;
+    pub const LIST_END: u8 = 14;
+    pub const BITS: u8 = 15;
+}
+
+enum HashFrame<'a> {
+    Seq(Iter<'a, Term>),
+    Cons(Cons<'a>, bool),
+    Map(MapOrder<'a>, Option<&'a Term>),
+}
+
+impl<'a> HashFrame<'a> {
+    fn next<H: Hasher>(&mut self, h: &mut H) -> Option<&'a Term> {
+        match self {
+            HashFrame::Seq(it) => it.next(),
+            HashFrame::Cons(c, ended) => {
+                if let Some(t) = c.next() {
+                    return Some(t);
+                }
+                if *ended {
+                    return None;
+                }
+                *ended = true;
+                h.write_u8(tag::LIST_END);
+                Some(c.end().unwrap_or(&NIL))
+            }
+            HashFrame::Map(order, value) => {
+                if let Some(v) = value.take() {
+                    return Some(v);
+                }
+                let (k, v) = order.next()?;
+                *value = Some(v);
+                Some(k)
+            }
+        }
+    }
+}
+
+/// Hashes one term's own data; containers push a frame for their elements.
+fn hash_step<'a, H: Hasher>(t: &'a Term, h: &mut H, stack: &mut Vec<HashFrame<'a>>) {
+    let t = canon(t);
+    match t {
+        Term::Int(i) => {
+            h.write_u8(tag::INT);
+            h.write_i64(*i);
+        }
+        Term::BigInt(b) => match i64::try_from(b) {
+            Ok(i) => {
+                h.write_u8(tag::INT);
+                h.write_i64(i);
+            }
+            Err(_) => {
+                h.write_u8(tag::BIG);
+                b.hash(h);
+            }
+        },
+        Term::Float(f) => {
+            h.write_u8(tag::FLOAT);
+            let bits = if *f == 0.0 {
+                0
+            } else if f.is_nan() {
+                f64::NAN.to_bits()
+            } else {
+                f.to_bits()
+            };
+            h.write_u64(bits);
+        }
+        Term::Atom(a) => {
+            h.write_u8(tag::ATOM);
+            a.hash(h);
+        }
+        Term::Binary(_) | Term::BitString(_) => {
+            if let Some((data, len)) = bits(t) {
+                h.write_u8(tag::BITS);
+                h.write_u64(len);
+                let full = (len / 8) as usize;
+                h.write(&data[..full]);
+                let rest = (len % 8) as u32;
+                if rest > 0 {
+                    h.write_u8(data[full] >> (8 - rest));
+                }
+            }
+        }
+        Term::Pid(p) => {
+            h.write_u8(tag::PID);
+            p.hash(h);
+        }
+        Term::Port(p) => {
+            h.write_u8(tag::PORT);
+            p.hash(h);
+        }
+        Term::Ref(r) => {
+            h.write_u8(tag::REF);
+            r.hash(h);
+        }
+        Term::Export(e) => {
+            h.write_u8(tag::EXPORT);
+            e.hash(h);
+        }
+        Term::Fun(f) => {
+            h.write_u8(tag::FUN);
+            let (module, old_index, old_uniq, n) = f.beam_key();
+            module.hash(h);
+            h.write_u32(old_index);
+            h.write_u32(old_uniq);
+            h.write_usize(n);
+            stack.push(HashFrame::Seq(f.free_vars().iter()));
+        }
+        Term::Tuple(v) => {
+            h.write_u8(tag::TUPLE);
+            h.write_usize(v.len());
+            hash_slice(v, h, stack);
+        }
+        Term::List(v) if v.is_empty() => h.write_u8(tag::NIL),
+        Term::List(_) | Term::ImproperList(..) => {
+            h.write_u8(tag::LIST);
+            stack.push(HashFrame::Cons(Cons::new(t), false));
+        }
+        Term::Map(m) => {
+            h.write_u8(tag::MAP);
+            h.write_usize(m.len());
+            stack.push(HashFrame::Map(m.key_order(), None));
+        }
+    }
+}
+
+fn hash_slice<'a, H: Hasher>(v: &'a [Term], h: &mut H, stack: &mut Vec<HashFrame<'a>>) {
+    for (i, x) in v.iter().enumerate() {
+        if is_leaf(x) {
+            hash_step(x, h, stack);
+        } else {
+            stack.push(HashFrame::Seq(v[i..].iter()));
+            return;
+        }
+    }
+}
+
+fn run_hash<'a, H: Hasher>(mut stack: Vec<HashFrame<'a>>, h: &mut H) {
+    while let Some(top) = stack.last_mut() {
+        match top.next(h) {
+            Some(t) => hash_step(t, h, &mut stack),
+            None => {
+                stack.pop();
+            }
+        }
+    }
+}
+
+impl Hash for Term {
+    /// Agrees with `==` (`=:=`): maps hash in key order, `-0.0` as `0.0`.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut stack = Vec::new();
+        hash_step(self, state, &mut stack);
+        run_hash(stack, state);
+    }
+}
+
+impl Hash for Map {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u8(tag::MAP);
+        state.write_usize(self.len());
+        run_hash(vec![HashFrame::Map(self.key_order(), None)], state);
+    }
+}
+
+impl Hash for Fun {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (module, old_index, old_uniq, n) = self.beam_key();
+        module.hash(state);
+        state.write_u32(old_index);
+        state.write_u32(old_uniq);
+        state.write_usize(n);
+        run_hash(vec![HashFrame::Seq(self.free_vars().iter())], state);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Cloning
+
+/// A container being copied: its source elements still to visit and the
+/// copies made so far.
+enum CloneFrame<'a> {
+    /// Tuple, list or improper list: elements, then the tail (if any).
+    Seq {
+        kind: SeqKind,
+        src: Iter<'a, Term>,
+        tail: Option<&'a Term>,
+        in_tail: bool,
+        out: Vec<Term>,
+        tail_out: Option<Term>,
+    },
+    Map {
+        src: &'a Map,
+        entries: Iter<'a, (Term, Term)>,
+        value: Option<&'a Term>,
+        out: Vec<(Term, Term)>,
+        key_out: Option<Term>,
+    },
+    Fun {
+        src: &'a Fun,
+        vars: Iter<'a, Term>,
+        out: Vec<Term>,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum SeqKind {
+    Tuple,
+    List,
+    Improper,
+}
+
+impl<'a> CloneFrame<'a> {
+    /// The next source child to copy.
+    fn next(&mut self) -> Option<&'a Term> {
+        match self {
+            CloneFrame::Seq {
+                src, tail, in_tail, ..
+            } => src.next().or_else(|| {
+                *in_tail = true;
+                tail.take()
+            }),
+            CloneFrame::Map { entries, value, .. } => {
+                if let Some(v) = value.take() {
+                    return Some(v);
+                }
+                let (k, v) = entries.next()?;
+                *value = Some(v);
+                Some(k)
+            }
+            CloneFrame::Fun { vars, .. } => vars.next(),
+        }
+    }
+
+    /// Takes the copy of the child that [`CloneFrame::next`] gave.
+    fn accept(&mut self, t: Term) {
+        match self {
+            CloneFrame::Seq {
+                in_tail,
+                out,
+                tail_out,
+                ..
+            } => {
+                if *in_tail {
+                    *tail_out = Some(t);
+                } else {
+                    out.push(t);
+                }
+            }
+            CloneFrame::Map { out, key_out, .. } => match key_out.take() {
+                None => *key_out = Some(t),
+                Some(k) => out.push((k, t)),
+            },
+            CloneFrame::Fun { out, .. } => out.push(t),
+        }
+    }
+
+    fn finish(self) -> Term {
+        match self {
+            CloneFrame::Seq {
+                kind,
+                out,
+                tail_out,
+                ..
+            } => match kind {
+                SeqKind::Tuple => Term::Tuple(out),
+                SeqKind::List => Term::List(out),
+                SeqKind::Improper => {
+                    Term::ImproperList(out, Box::new(tail_out.unwrap_or_default()))
+                }
+            },
+            CloneFrame::Map { src, out, .. } => Term::Map(src.clone_shell(out)),
+            CloneFrame::Fun { src, out, .. } => Term::Fun(Box::new(match src {
                 Fun::New {
                     arity,
                     uniq,
@@ -40,118 +1216,308 @@ impl PartialEq for Fun {
                     old_index,
                     old_uniq,
                     pid,
-                    free_vars,
+                    ..
+                } => Fun::New {
+                    arity: *arity,
+                    uniq: *uniq,
+                    index: *index,
+                    module: module.clone(),
+                    old_index: *old_index,
+                    old_uniq: *old_uniq,
+                    pid: pid.clone(),
+                    free_vars: out,
                 },
-                Fun::New {
-                    arity: a2,
-                    uniq: u2,
-                    index: i2,
-                    module: m2,
-                    old_index: oi2,
-                    old_uniq: ou2,
-                    pid: p2,
-                    free_vars: f2,
-                },
-            ) => {
-                arity == a2
-                    && uniq == u2
-                    && index == i2
-                    && module == m2
-                    && old_index == oi2
-                    && old_uniq == ou2
-                    && pid == p2
-                    && free_vars == f2
-            }
-            (
                 Fun::Old {
                     pid,
                     module,
                     index,
                     uniq,
-                    free_vars,
+                    ..
+                } => Fun::Old {
+                    pid: pid.clone(),
+                    module: module.clone(),
+                    index: *index,
+                    uniq: *uniq,
+                    free_vars: out,
                 },
-                Fun::Old {
-                    pid: p2,
-                    module: m2,
-                    index: i2,
-                    uniq: u2,
-                    free_vars: f2,
-                },
-            ) => pid == p2 && module == m2 && index == i2 && uniq == u2 && free_vars == f2,
-            _ => false,
+            })),
         }
     }
 }
-impl Eq for Fun {}
 
-impl PartialEq for Map {
-    /// Maps are equal when they hold the same keys with equal values, in any order.
-    fn eq(&self, other: &Map) -> bool {
-        self.len() == other.len() && self.iter().all(|(k, v)| other.get(k) == Some(v))
+/// Copies an atomic term.
+fn clone_leaf(t: &Term) -> Term {
+    match t {
+        Term::Int(i) => Term::Int(*i),
+        Term::BigInt(b) => Term::BigInt(b.clone()),
+        Term::Float(f) => Term::Float(*f),
+        Term::Atom(a) => Term::Atom(a.clone()),
+        Term::Binary(b) => Term::Binary(b.clone()),
+        Term::BitString(b) => Term::BitString(b.clone()),
+        Term::Pid(p) => Term::Pid(p.clone()),
+        Term::Port(p) => Term::Port(p.clone()),
+        Term::Ref(r) => Term::Ref(r.clone()),
+        Term::Export(e) => Term::Export(e.clone()),
+        Term::Tuple(_) => Term::Tuple(Vec::new()),
+        Term::List(_) => Term::NIL,
+        // Not leaves; never called with them.
+        Term::ImproperList(..) | Term::Map(_) | Term::Fun(_) => Term::NIL,
     }
 }
-impl Eq for Map {}
 
-impl Hash for Term {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        std::mem::discriminant(self).hash(state);
-        match self {
-            Term::Int(i) => i.hash(state),
-            Term::BigInt(b) => b.hash(state),
-            Term::Float(f) => f.to_bits().hash(state),
-            Term::Atom(a) => a.hash(state),
-            Term::Binary(b) => b.hash(state),
-            Term::BitString(b) => b.hash(state),
-            Term::Pid(p) => p.hash(state),
-            Term::Port(p) => p.hash(state),
-            Term::Ref(r) => r.hash(state),
-            Term::Fun(_) => {}
-            Term::Export(e) => e.hash(state),
-            Term::Tuple(v) | Term::List(v) => v.hash(state),
-            Term::ImproperList(v, t) => {
-                v.hash(state);
-                t.hash(state)
+/// Copies a term whose children are all atomic, or gives a frame to copy it
+/// child by child.
+fn clone_seq<'a>(
+    kind: SeqKind,
+    v: &'a [Term],
+    tail: Option<&'a Term>,
+) -> Result<Term, CloneFrame<'a>> {
+    if tail.is_none() && v.iter().all(is_leaf) {
+        let out: Vec<Term> = v.iter().map(clone_leaf).collect();
+        return Ok(match kind {
+            SeqKind::Tuple => Term::Tuple(out),
+            _ => Term::List(out),
+        });
+    }
+    Err(CloneFrame::Seq {
+        kind,
+        src: v.iter(),
+        tail,
+        in_tail: false,
+        out: Vec::with_capacity(v.len()),
+        tail_out: None,
+    })
+}
+
+fn clone_start(t: &Term) -> Result<Term, CloneFrame<'_>> {
+    let seq = clone_seq;
+    match t {
+        Term::Tuple(v) => seq(SeqKind::Tuple, v, None),
+        Term::List(v) => seq(SeqKind::List, v, None),
+        Term::ImproperList(v, tail) => seq(SeqKind::Improper, v, Some(tail)),
+        Term::Map(m) => Err(CloneFrame::Map {
+            src: m,
+            entries: m.entries().iter(),
+            value: None,
+            out: Vec::with_capacity(m.len()),
+            key_out: None,
+        }),
+        Term::Fun(f) => Err(CloneFrame::Fun {
+            src: f,
+            vars: f.free_vars().iter(),
+            out: Vec::with_capacity(f.free_vars().len()),
+        }),
+        leaf => Ok(clone_leaf(leaf)),
+    }
+}
+
+fn clone_frames(first: CloneFrame<'_>) -> Term {
+    let mut stack = vec![first];
+    loop {
+        let Some(top) = stack.last_mut() else {
+            return Term::NIL;
+        };
+        match top.next() {
+            Some(child) => match clone_start(child) {
+                Ok(copy) => top.accept(copy),
+                Err(frame) => stack.push(frame),
+            },
+            None => {
+                let Some(done) = stack.pop() else {
+                    return Term::NIL;
+                };
+                let built = done.finish();
+                match stack.last_mut() {
+                    Some(parent) => parent.accept(built),
+                    None => return built,
+                }
             }
-            // Order-independent: only the size.
-            Term::Map(m) => m.len().hash(state),
         }
     }
 }
 
 impl Clone for Term {
+    /// A deep copy (binaries share their bytes), made without recursion.
     fn clone(&self) -> Term {
-        match self {
-            Term::Int(i) => Term::Int(*i),
-            Term::BigInt(b) => Term::BigInt(b.clone()),
-            Term::Float(f) => Term::Float(*f),
-            Term::Atom(a) => Term::Atom(a.clone()),
-            Term::Binary(b) => Term::Binary(b.clone()),
-            Term::BitString(b) => Term::BitString(b.clone()),
-            Term::Pid(p) => Term::Pid(p.clone()),
-            Term::Port(p) => Term::Port(p.clone()),
-            Term::Ref(r) => Term::Ref(r.clone()),
-            Term::Fun(f) => Term::Fun(f.clone()),
-            Term::Export(e) => Term::Export(e.clone()),
-            Term::Tuple(v) => Term::Tuple(v.clone()),
-            Term::List(v) => Term::List(v.clone()),
-            Term::ImproperList(v, t) => Term::ImproperList(v.clone(), t.clone()),
-            Term::Map(m) => Term::Map(m.clone()),
+        match clone_start(self) {
+            Ok(t) => t,
+            Err(frame) => clone_frames(frame),
         }
     }
 }
 
 impl Clone for Map {
     fn clone(&self) -> Map {
-        if self.is_received_order() {
-            Map::from_received(self.entries().to_vec())
-        } else {
-            self.entries().iter().cloned().collect()
+        let mut t = clone_start_map(self);
+        match &mut t {
+            Term::Map(m) => std::mem::take(m),
+            _ => Map::new(),
         }
     }
 }
 
-impl std::fmt::Debug for Map {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
+fn clone_start_map(m: &Map) -> Term {
+    clone_frames(CloneFrame::Map {
+        src: m,
+        entries: m.entries().iter(),
+        value: None,
+        out: Vec::with_capacity(m.len()),
+        key_out: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::hash_map::DefaultHasher;
+
+    fn h(t: &Term) -> u64 {
+        let mut s = DefaultHasher::new();
+        t.hash(&mut s);
+        s.finish()
+    }
+
+    fn t(s: &str) -> Term {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn exact_equality() {
+        assert_ne!(Term::Int(1), Term::Float(1.0));
+        assert_eq!(Term::Float(0.0), Term::Float(-0.0));
+        assert_eq!(h(&Term::Float(0.0)), h(&Term::Float(-0.0)));
+        assert_eq!(Term::Int(5), Term::BigInt(BigInt::from(5)));
+        assert_eq!(h(&Term::Int(5)), h(&Term::BigInt(BigInt::from(5))));
+        assert_eq!(t("#{a => 1, b => 2}"), t("#{b => 2, a => 1}"));
+        assert_ne!(t("#{a => 1}"), t("#{a => 1.0}"));
+        assert_eq!(h(&t("#{a => 1, b => 2}")), h(&t("#{b => 2, a => 1}")));
+        // Non-canonical list shapes compare by their cons cells.
+        let split = Term::ImproperList(vec![Term::Int(1)], Box::new(t("[2]")));
+        assert_eq!(split, t("[1,2]"));
+        assert_eq!(h(&split), h(&t("[1,2]")));
+        assert_eq!(
+            Term::ImproperList(vec![], Box::new(Term::Int(3))),
+            Term::Int(3)
+        );
+        assert_ne!(t("[1,2]"), t("[1|2]"));
+    }
+
+    #[test]
+    fn references_ignore_high_zero_words() {
+        let a = Reference::new(Atom::from("n@h"), 1, &[1, 2, 3]).unwrap();
+        let b = Reference::new(Atom::from("n@h"), 1, &[1, 2, 3, 0]).unwrap();
+        let c = Reference::new(Atom::from("n@h"), 1, &[1, 2, 3, 1]).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.cmp(&b), Equal);
+        assert!(b < c);
+        assert_eq!(h(&Term::Ref(a)), h(&Term::Ref(b)));
+    }
+
+    #[test]
+    fn number_order_is_exact() {
+        let big = Term::from_bigint(BigInt::from(1u64) << 70);
+        assert!(Term::Int(i64::MAX) < Term::Float(9.3e18));
+        assert!(Term::Float(9.2e18) < Term::Int(i64::MAX));
+        assert!(big < Term::Float(1.2e21));
+        assert!(Term::Float(1.1e21) < big);
+        // 2^70 exactly as a float equals the big integer in value.
+        assert_eq!(big.erl_cmp(&Term::Float(1180591620717411303424.0)), Equal);
+        assert!(big < Term::Float(1180591620717411303424.0));
+        assert!(Term::Int(1) < Term::Float(1.0));
+        assert!(Term::Float(0.5) < Term::Int(1));
+        assert_eq!(Term::Int(1).erl_cmp(&Term::Float(1.0)), Equal);
+        assert!(Term::Int((1 << 53) + 1) > Term::Float((1u64 << 53) as f64));
+    }
+
+    #[test]
+    fn type_order() {
+        let corpus = "[1, a, {}, #{}, [], [1], <<>>]";
+        let v = t(corpus).into_list().unwrap();
+        for w in v.windows(2) {
+            assert!(w[0] < w[1], "{} < {}", w[0], w[1]);
+        }
+    }
+
+    #[test]
+    fn maps_order_keys_exactly() {
+        // OTP 25: lists:sort([#{1.0 => a}, #{2 => a}]) =:= [#{2 => a}, #{1.0 => a}].
+        assert!(t("#{2 => a}") < t("#{1.0 => a}"));
+        assert!(!t("#{1 => a}").erl_eq(&t("#{1.0 => a}")));
+        assert!(t("#{1 => 1}").erl_eq(&t("#{1 => 1.0}")));
+        assert!(t("#{a => 1}") < t("#{a => 2.0}"));
+    }
+
+    #[test]
+    fn lists_and_bitstrings() {
+        assert!(t("[1|2]") < t("[1,2]"));
+        assert!(t("[1,2]") < t("[1|<<>>]"));
+        assert!(t("[1]") < t("[1,2]"));
+        assert!(t("<<0:1>>") < t("<<1>>"));
+        assert!(t("<<1,2:7>>") < t("<<1,1:1>>"));
+        assert!(t("<<1:1>>") < t("<<128>>"));
+    }
+
+    fn deep_list(n: usize) -> Term {
+        let mut t = Term::NIL;
+        for _ in 0..n {
+            t = Term::List(vec![t]);
+        }
+        t
+    }
+
+    fn deep_mixed(n: usize, leaf: i64) -> Term {
+        let mut t = Term::Int(leaf);
+        for i in 0..n {
+            t = match i % 4 {
+                0 => Term::Tuple(vec![Term::atom("x"), t]),
+                1 => Term::ImproperList(vec![Term::Int(1)], Box::new(t)),
+                2 => Term::Map(Map::from_iter([(Term::Int(4), t)])),
+                _ => Term::Map(Map::from_iter([
+                    (t, Term::Int(4)),
+                    (Term::Int(0), Term::NIL),
+                ])),
+            };
+        }
+        t
+    }
+
+    #[test]
+    fn million_deep_terms_compare_hash_and_clone() {
+        let a = deep_list(1_000_000);
+        let b = a.clone();
+        assert_eq!(a, b);
+        assert_eq!(a.cmp(&b), Equal);
+        assert_eq!(h(&a), h(&b));
+        let c = deep_mixed(1_000_000, 1);
+        let d = c.clone();
+        let e = deep_mixed(1_000_000, 2);
+        assert_eq!(c, d);
+        assert_ne!(c, e);
+        assert_eq!(c.cmp(&e), Less);
+        assert_eq!(c.erl_cmp(&e), Less);
+        assert_eq!(h(&c), h(&d));
+    }
+
+    #[test]
+    fn million_deep_map_keys() {
+        // Maps nested inside map keys need their key order computed; that
+        // must not recurse either.
+        let mut a = Term::Int(0);
+        for i in 0..1_000_000i64 {
+            a = Term::Map(Map::from_iter([
+                (a, Term::Int(i)),
+                (Term::Int(-1), Term::NIL),
+            ]));
+        }
+        let b = a.clone();
+        assert_eq!(a, b);
+        assert_eq!(h(&a), h(&b));
+    }
+
+    #[test]
+    fn clone_keeps_improper_tails_and_funs() {
+        let x = t("{[1,2|3], [a|{b}], #{k => [v|w]}}");
+        assert_eq!(x.clone(), x);
+        assert_eq!(x.clone().to_string(), x.to_string());
     }
 }
