@@ -37,8 +37,9 @@ const HCONST_22: u32 = 0x98c4_75e6;
 /// Small integers are immediates of 64 - 4 tag bits on a 64-bit BEAM.
 const MIN_SMALL: i64 = -(1 << 59);
 const MAX_SMALL: i64 = (1 << 59) - 1;
-/// The machine word of `[]` on a 64-bit BEAM (`NIL` in `erl_term.h`).
-const NIL_WORD: u64 = 0xffff_ffff_ffff_fffb;
+/// The machine word of `[]` on OTP 25 (`NIL` in `erl_term.h`: the
+/// `_TAG_IMMED2_NIL` tag alone; checked against `maps:to_list/1` order).
+const NIL_WORD: u64 = 0x3b;
 
 /// Bob Jenkins' `mix` (the `MIX` macro); the result is the new `c`.
 fn mix(a: u32, b: u32, c: u32) -> u32 {
@@ -254,37 +255,60 @@ fn hash_list<'a>(mut cons: Cons<'a>, h: &mut State, stack: &mut Vec<Item<'a>>) {
 
 static NIL: Term = Term::NIL;
 
+/// How many 32-bit hashes the HAMT order follows for keys whose hashes
+/// collide; past that, erlnode orders them by key (a 128-bit collision of
+/// distinct keys is not a practical concern).
+const MAX_HASH_DEPTH: u32 = 4;
+
+/// `make_map_hash(Key, Depth)`: the hash the HAMT uses 8 levels (32 bits)
+/// down, when keys share all the bits above.
+fn map_hash(key: &Term, depth: u32) -> Option<u32> {
+    let salt = if depth == 0 {
+        0
+    } else {
+        mix(HCONST_22.wrapping_add(depth), HCONST_22.wrapping_add(1), 0)
+    };
+    internal_hash(key, salt)
+}
+
 /// The HAMT order of these entries (positions), or `None` if a key's hash
 /// cannot be reproduced.
 pub(crate) fn hamt_order(entries: &[(Term, Term)]) -> Option<Box<[u32]>> {
-    let mut keyed: Vec<(u32, u32, u32)> = Vec::with_capacity(entries.len());
+    // (hash at the current depth, nibble-reversed; position)
+    let mut keyed: Vec<(u32, u32)> = Vec::with_capacity(entries.len());
     for (i, (k, _)) in entries.iter().enumerate() {
-        let h = internal_hash(k, 0)?;
-        keyed.push((nibbles_first_level_high(h), 0, i as u32));
+        keyed.push((nibbles_first_level_high(map_hash(k, 0)?), i as u32));
     }
-    // Keys whose 32-bit hashes collide continue in the tree with a hash
-    // salted by the level (`make_internal_hash(Key, 1)` from level 8 on).
     keyed.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
-    let mut i = 0;
-    while i < keyed.len() {
-        let mut j = i + 1;
-        while j < keyed.len() && keyed[j].0 == keyed[i].0 {
-            j += 1;
-        }
-        if j - i > 1 {
-            for e in &mut keyed[i..j] {
-                let k = &entries[e.2 as usize].0;
-                e.1 = nibbles_first_level_high(internal_hash(k, 1)?);
+    // Runs of equal hashes continue one level (32 bits) further down, with
+    // the next depth's hash; the tree walk visits the highest slot first.
+    let mut work: Vec<(usize, usize, u32)> = vec![(0, keyed.len(), 0)];
+    while let Some((from, to, depth)) = work.pop() {
+        let mut i = from;
+        while i < to {
+            let mut j = i + 1;
+            while j < to && keyed[j].0 == keyed[i].0 {
+                j += 1;
             }
-            keyed[i..j].sort_by(|a, b| {
-                b.1.cmp(&a.1).then_with(|| {
-                    super::order::key_cmp(&entries[a.2 as usize].0, &entries[b.2 as usize].0)
-                })
-            });
+            if j - i > 1 {
+                let run = &mut keyed[i..j];
+                if depth + 1 < MAX_HASH_DEPTH {
+                    for e in run.iter_mut() {
+                        let key = &entries[e.1 as usize].0;
+                        e.0 = nibbles_first_level_high(map_hash(key, depth + 1)?);
+                    }
+                    run.sort_unstable_by_key(|e| std::cmp::Reverse(e.0));
+                    work.push((i, j, depth + 1));
+                } else {
+                    run.sort_by(|a, b| {
+                        super::order::key_cmp(&entries[a.1 as usize].0, &entries[b.1 as usize].0)
+                    });
+                }
+            }
+            i = j;
         }
-        i = j;
     }
-    Some(keyed.into_iter().map(|e| e.2).collect())
+    Some(keyed.into_iter().map(|e| e.1).collect())
 }
 
 /// Reverses the order of the eight nibbles, so that comparing the results
@@ -312,6 +336,23 @@ mod tests {
         let order = hamt_order(&entries).unwrap();
         let got: Vec<i64> = order.iter().map(|&p| p as i64 + 1).collect();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn colliding_hashes_go_one_level_deeper() {
+        // 22575 and 119693 share their 32-bit hash; OTP 25 lists 119693
+        // first (checked with maps:to_list/1).
+        assert_eq!(
+            internal_hash(&Term::Int(22575), 0),
+            internal_hash(&Term::Int(119693), 0)
+        );
+        let mut entries: Vec<(Term, Term)> = (1..=40).map(|i| (Term::Int(i), Term::NIL)).collect();
+        entries.push((Term::Int(22575), Term::NIL));
+        entries.push((Term::Int(119693), Term::NIL));
+        let order = hamt_order(&entries).unwrap();
+        let a = order.iter().position(|&p| p == 40).unwrap();
+        let b = order.iter().position(|&p| p == 41).unwrap();
+        assert!(b < a);
     }
 
     #[test]

@@ -44,6 +44,14 @@ pub struct TermConversionError {
     pub got: String,
 }
 
+impl From<std::convert::Infallible> for TermConversionError {
+    /// Lets conversions that cannot fail (`Term` to `Term`) sit inside
+    /// `Vec`, `Option`, tuples and maps.
+    fn from(never: std::convert::Infallible) -> TermConversionError {
+        match never {}
+    }
+}
+
 impl TermConversionError {
     /// The error for `term` where `expected` was needed.
     pub fn new(expected: &'static str, term: &Term) -> TermConversionError {
@@ -342,12 +350,16 @@ impl<T: Into<Term>, const N: usize> From<[T; N]> for Term {
 
 impl<'a, T> TryFrom<&'a Term> for Vec<T>
 where
-    T: TryFrom<&'a Term, Error = TermConversionError>,
+    T: TryFrom<&'a Term>,
+    TermConversionError: From<T::Error>,
 {
     type Error = TermConversionError;
     fn try_from(t: &'a Term) -> Result<Vec<T>, TermConversionError> {
         match t {
-            Term::List(items) => items.iter().map(T::try_from).collect(),
+            Term::List(items) => items
+                .iter()
+                .map(|x| T::try_from(x).map_err(Into::into))
+                .collect(),
             _ => Err(TermConversionError::new("a proper list", t)),
         }
     }
@@ -355,12 +367,16 @@ where
 
 impl<T> TryFrom<Term> for Vec<T>
 where
-    T: TryFrom<Term, Error = TermConversionError>,
+    T: TryFrom<Term>,
+    TermConversionError: From<T::Error>,
 {
     type Error = TermConversionError;
     fn try_from(t: Term) -> Result<Vec<T>, TermConversionError> {
         match t.into_list() {
-            Ok(items) => items.into_iter().map(T::try_from).collect(),
+            Ok(items) => items
+                .into_iter()
+                .map(|x| T::try_from(x).map_err(Into::into))
+                .collect(),
             Err(t) => Err(TermConversionError::new("a proper list", &t)),
         }
     }
@@ -441,7 +457,7 @@ macro_rules! tuples {
 
         impl<'a, $($name),+> TryFrom<&'a Term> for ($($name,)+)
         where
-            $($name: TryFrom<&'a Term, Error = TermConversionError>),+
+            $($name: TryFrom<&'a Term>, TermConversionError: From<$name::Error>),+
         {
             type Error = TermConversionError;
             #[allow(non_snake_case)]
@@ -464,7 +480,7 @@ macro_rules! tuples {
 
         impl<$($name),+> TryFrom<Term> for ($($name,)+)
         where
-            $($name: TryFrom<Term, Error = TermConversionError>),+
+            $($name: TryFrom<Term>, TermConversionError: From<$name::Error>),+
         {
             type Error = TermConversionError;
             #[allow(non_snake_case)]
@@ -519,8 +535,9 @@ impl<K: Into<Term>, V: Into<Term>> From<BTreeMap<K, V>> for Term {
 
 impl<'a, K, V, S> TryFrom<&'a Term> for HashMap<K, V, S>
 where
-    K: TryFrom<&'a Term, Error = TermConversionError> + Eq + Hash,
-    V: TryFrom<&'a Term, Error = TermConversionError>,
+    K: TryFrom<&'a Term> + Eq + Hash,
+    V: TryFrom<&'a Term>,
+    TermConversionError: From<K::Error> + From<V::Error>,
     S: BuildHasher + Default,
 {
     type Error = TermConversionError;
@@ -537,8 +554,9 @@ where
 
 impl<K, V, S> TryFrom<Term> for HashMap<K, V, S>
 where
-    K: TryFrom<Term, Error = TermConversionError> + Eq + Hash,
-    V: TryFrom<Term, Error = TermConversionError>,
+    K: TryFrom<Term> + Eq + Hash,
+    V: TryFrom<Term>,
+    TermConversionError: From<K::Error> + From<V::Error>,
     S: BuildHasher + Default,
 {
     type Error = TermConversionError;
@@ -556,8 +574,9 @@ where
 
 impl<'a, K, V> TryFrom<&'a Term> for BTreeMap<K, V>
 where
-    K: TryFrom<&'a Term, Error = TermConversionError> + Ord,
-    V: TryFrom<&'a Term, Error = TermConversionError>,
+    K: TryFrom<&'a Term> + Ord,
+    V: TryFrom<&'a Term>,
+    TermConversionError: From<K::Error> + From<V::Error>,
 {
     type Error = TermConversionError;
     fn try_from(t: &'a Term) -> Result<BTreeMap<K, V>, TermConversionError> {
@@ -573,8 +592,9 @@ where
 
 impl<K, V> TryFrom<Term> for BTreeMap<K, V>
 where
-    K: TryFrom<Term, Error = TermConversionError> + Ord,
-    V: TryFrom<Term, Error = TermConversionError>,
+    K: TryFrom<Term> + Ord,
+    V: TryFrom<Term>,
+    TermConversionError: From<K::Error> + From<V::Error>,
 {
     type Error = TermConversionError;
     fn try_from(mut t: Term) -> Result<BTreeMap<K, V>, TermConversionError> {
@@ -656,7 +676,8 @@ impl TryFrom<Term> for Map {
 
 impl TryFrom<&Term> for Term {
     type Error = TermConversionError;
-    /// A copy; lets `Vec<Term>`, `Option<Term>` and tuples of terms convert.
+    /// A copy; lets `Vec<Term>`, `Option<Term>` and tuples of terms convert
+    /// from a borrowed term.
     fn try_from(t: &Term) -> Result<Term, TermConversionError> {
         Ok(t.clone())
     }
@@ -706,6 +727,17 @@ mod tests {
         let t = Term::from(b.clone());
         assert_eq!(t.to_string(), "#{1 => true,2 => false}");
         assert_eq!(BTreeMap::<i32, bool>::try_from(t).unwrap(), b);
+    }
+
+    #[test]
+    fn terms_inside_containers_convert_as_they_are() {
+        let t = Term::from(vec![Term::atom("a"), Term::Int(1)]);
+        let v: Vec<Term> = t.clone().try_into().unwrap();
+        assert_eq!(v, [Term::atom("a"), Term::Int(1)]);
+        let v: Vec<Term> = (&t).try_into().unwrap();
+        assert_eq!(v.len(), 2);
+        let pair: (Term, i32) = Term::from((Term::atom("x"), 5)).try_into().unwrap();
+        assert_eq!(pair, (Term::atom("x"), 5));
     }
 
     #[test]

@@ -269,10 +269,18 @@ pub(crate) fn format_float(f: f64) -> String {
         return format!("{f}");
     }
     // Rust's `{:e}` gives the shortest round-trip digits: "d.ddde-x".
-    let sci = format!("{:e}", f.abs());
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i64 = exp.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let (mut digits, mut exp) = sci_digits(&format!("{:e}", f.abs()));
+    // When the float lies exactly halfway between the two shortest
+    // candidates, OTP's Ryu takes the even one and Rust the upper one. A
+    // tie needs a float whose precision reaches the last digit: 16 or more
+    // digits, or a subnormal. Rust's fixed-precision formatting rounds
+    // half to even, as Ryu does.
+    if digits.len() >= 16 || f.abs() < f64::MIN_POSITIVE {
+        let even = format!("{:.*e}", digits.len() - 1, f.abs());
+        if even.parse::<f64>() == Ok(f.abs()) {
+            (digits, exp) = sci_digits(&even);
+        }
+    }
     let len = digits.len() as i64;
     // The value is 0.DIGITS * 10^place.
     let place = exp + 1;
@@ -298,6 +306,16 @@ pub(crate) fn format_float(f: f64) -> String {
         format!("{int}.{frac}")
     };
     if f < 0.0 { format!("-{body}") } else { body }
+}
+
+/// The significant digits and decimal exponent of Rust's `{:e}` output.
+fn sci_digits(sci: &str) -> (String, i64) {
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((sci, "0"));
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    // Fixed precision may leave trailing zeros; the shortest form has none.
+    let trimmed = digits.trim_end_matches('0');
+    let digits = if trimmed.is_empty() { "0" } else { trimmed };
+    (digits.to_string(), exp.parse().unwrap_or(0))
 }
 
 fn scientific(digits: &str, exp: &str) -> String {
@@ -459,6 +477,9 @@ mod tests {
             (999.0, "999.0"),
             (9999.0, "9999.0"),
             (-1.5, "-1.5"),
+            // Exact ties between two shortest candidates: OTP takes the even one.
+            (-1190778749315940.25, "-1190778749315940.2"),
+            (2.98023223876953125e-8, "2.9802322387695312e-8"),
         ];
         for (f, want) in cases {
             assert_eq!(format_float(f), want, "{f:e}");

@@ -268,6 +268,13 @@ impl Map {
         self.key_order().map(|(k, v)| (k, v))
     }
 
+    /// The entries in the order they are encoded on the wire: received order
+    /// for a decoded map; otherwise the order the BEAM itself would use (see
+    /// the [module docs](self)).
+    pub fn iter_wire_order(&self) -> impl ExactSizeIterator<Item = (&Term, &Term)> {
+        self.encode_order().map(|(k, v)| (k, v))
+    }
+
     /// The entries as a slice, in stored order.
     pub fn entries(&self) -> &[(Term, Term)] {
         &self.entries

@@ -9,16 +9,20 @@
 //! * `Ord` is Erlang's term order: number < atom < reference < fun < port <
 //!   pid < tuple < map < `[]` < list < bitstring. Numbers compare by value
 //!   across integers, big integers and floats, exactly (no rounding of big
-//!   integers to `f64`). An integer and a float of equal value, which Erlang
-//!   leaves unordered (`1 == 1.0`), sort integer first, so that `Ord` agrees
-//!   with `Eq` and is a total order.
+//!   integers to `f64`). It refines Erlang's order so that it agrees with
+//!   `Eq` and is total: whenever Erlang says `A < B`, `Ord` says so too, and
+//!   terms Erlang finds equal (`==`) but not exactly equal (`{1, x}` and
+//!   `{1.0, x}`) are ordered by the first integer/float pair of equal value
+//!   met in a depth-first walk, integer first. So sorting with `Ord` gives
+//!   the same order as `lists:sort/1`, up to the order among `==` terms.
 //! * Within a type the order is the BEAM's (`erts_cmp` in OTP's `utils.c`,
 //!   checked with `lists:sort/1` on OTP 25, see `tests/interop_text.rs`):
 //!   atoms by text; references by node name, creation, then id words from the
 //!   last (most significant) one, a missing word counting as 0; local funs
 //!   before `fun M:F/A`; local funs by module, old index, old uniq, number of
-//!   free variables, then (erlnode's tie-break for funs the BEAM would call
-//!   equal) new index, uniq, arity and creator pid, then the free variables;
+//!   free variables, then the free variables (funs the BEAM finds equal but
+//!   that differ in new index, uniq, arity or creator pid are told apart like
+//!   integer/float ties above);
 //!   `fun M:F/A` by module, function, arity; ports by node name, creation,
 //!   id; pids by serial, id, node name, creation; tuples by size, then
 //!   elements; maps by size, then keys in map key order, then values in that
@@ -338,13 +342,11 @@ fn num_cmp(a: Num<'_>, b: Num<'_>, mode: Mode) -> Ordering {
         (Num::F(x), Num::F(y)) => float_cmp(x, y),
         (i, Num::F(f)) => match mode {
             Mode::Key => Less,
-            Mode::Erl => int_float_cmp(i, f),
-            Mode::Total => int_float_cmp(i, f).then(Less),
+            Mode::Erl | Mode::Total => int_float_cmp(i, f),
         },
         (Num::F(f), i) => match mode {
             Mode::Key => Greater,
-            Mode::Erl => int_float_cmp(i, f).reverse(),
-            Mode::Total => int_float_cmp(i, f).reverse().then(Greater),
+            Mode::Erl | Mode::Total => int_float_cmp(i, f).reverse(),
         },
     }
 }
@@ -674,7 +676,7 @@ impl Eq for Fun {}
 /// Which comparison: `Ord` (total), Erlang's `==`/`<`, or map key order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Term order with integers before equal floats (`Ord`).
+    /// Erlang's order, refined so that only exactly equal terms tie (`Ord`).
     Total,
     /// Erlang's arithmetic comparison: `1 == 1.0`.
     Erl,
@@ -736,125 +738,157 @@ impl<'a> CmpFrame<'a> {
     }
 }
 
-/// Compares equal-length element slices: atomic pairs at once, from the first
-/// pair of containers on through a frame.
-fn cmp_slices<'a>(
-    a: &'a [Term],
-    b: &'a [Term],
-    mode: Mode,
-    stack: &mut Vec<CmpFrame<'a>>,
-) -> Ordering {
-    for (i, (x, y)) in a.iter().zip(b).enumerate() {
-        if is_leaf(x) && is_leaf(y) {
-            let o = cmp_step(x, y, mode, stack);
-            if o != Equal {
-                return o;
-            }
-        } else {
-            stack.push(CmpFrame::Seq(a[i..].iter(), b[i..].iter(), mode));
-            return Equal;
-        }
-    }
-    Equal
+/// One comparison in progress: the frames still to walk and the first
+/// tie-break met so far.
+///
+/// `Total` (and `Key`) order refine Erlang's order: terms that Erlang finds
+/// equal but that are not exactly equal (an integer against an equal float,
+/// two funs the BEAM does not tell apart) are ordered by the first such pair
+/// met in a walk of the terms, recorded in `tie` while the walk goes on.
+struct Compare<'a> {
+    stack: Vec<CmpFrame<'a>>,
+    tie: Option<Ordering>,
 }
 
-/// Compares one pair. `Equal` means "equal so far": containers push a frame
-/// for their elements.
-fn cmp_step<'a>(x: &'a Term, y: &'a Term, mode: Mode, stack: &mut Vec<CmpFrame<'a>>) -> Ordering {
-    let (x, y) = (canon(x), canon(y));
-    let (cx, cy) = (class(x), class(y));
-    if cx != cy {
-        return cx.cmp(&cy);
-    }
-    match (x, y) {
-        (Term::Atom(a), Term::Atom(b)) => a.cmp(b),
-        (Term::Tuple(a), Term::Tuple(b)) => a
-            .len()
-            .cmp(&b.len())
-            .then_with(|| cmp_slices(a, b, mode, stack)),
-        (Term::Map(a), Term::Map(b)) => {
-            let o = a.len().cmp(&b.len());
-            if o == Equal && !a.is_empty() {
-                stack.push(CmpFrame::Values(a.key_order(), b.key_order(), mode));
-                stack.push(CmpFrame::Keys(a.key_order(), b.key_order()));
-            }
-            o
+impl<'a> Compare<'a> {
+    fn new() -> Compare<'a> {
+        Compare {
+            stack: Vec::new(),
+            tie: None,
         }
-        (Term::Pid(a), Term::Pid(b)) => a.cmp(b),
-        (Term::Port(a), Term::Port(b)) => a.cmp(b),
-        (Term::Ref(a), Term::Ref(b)) => a.cmp(b),
-        (Term::Export(a), Term::Export(b)) => a.cmp(b),
-        (Term::Fun(_), Term::Export(_)) => Less,
-        (Term::Export(_), Term::Fun(_)) => Greater,
-        (Term::Fun(a), Term::Fun(b)) => {
-            let o = a.beam_key().cmp(&b.beam_key());
-            if o != Equal {
-                return o;
-            }
-            if mode != Mode::Erl {
-                let o = a.tie_cmp(b);
+    }
+
+    fn record_tie(&mut self, mode: Mode, o: Ordering) {
+        if mode != Mode::Erl && o != Equal && self.tie.is_none() {
+            self.tie = Some(o);
+        }
+    }
+
+    /// Compares equal-length element slices: atomic pairs at once, from the
+    /// first pair of containers on through a frame.
+    fn slices(&mut self, a: &'a [Term], b: &'a [Term], mode: Mode) -> Ordering {
+        for (i, (x, y)) in a.iter().zip(b).enumerate() {
+            if is_leaf(x) && is_leaf(y) {
+                let o = self.step(x, y, mode);
                 if o != Equal {
                     return o;
                 }
+            } else {
+                self.stack
+                    .push(CmpFrame::Seq(a[i..].iter(), b[i..].iter(), mode));
+                return Equal;
             }
-            cmp_slices(a.free_vars(), b.free_vars(), mode, stack)
         }
-        _ => match cx {
-            Class::Number => match (num(x), num(y)) {
-                (Some(a), Some(b)) => num_cmp(a, b, mode),
-                _ => Equal,
-            },
-            Class::Bits => match (bits(x), bits(y)) {
-                (Some(a), Some(b)) => bits_cmp(a, b),
-                _ => Equal,
-            },
-            Class::List => {
-                stack.push(CmpFrame::Cons {
-                    a: Cons::new(x),
-                    b: Cons::new(y),
-                    mode,
-                    ended: false,
-                });
-                Equal
+        Equal
+    }
+
+    /// Compares one pair. `Equal` means "equal so far": containers push a
+    /// frame for their elements.
+    fn step(&mut self, x: &'a Term, y: &'a Term, mode: Mode) -> Ordering {
+        let (x, y) = (canon(x), canon(y));
+        let (cx, cy) = (class(x), class(y));
+        if cx != cy {
+            return cx.cmp(&cy);
+        }
+        match (x, y) {
+            (Term::Atom(a), Term::Atom(b)) => a.cmp(b),
+            (Term::Tuple(a), Term::Tuple(b)) => {
+                a.len().cmp(&b.len()).then_with(|| self.slices(a, b, mode))
             }
-            _ => Equal,
-        },
+            (Term::Map(a), Term::Map(b)) => {
+                let o = a.len().cmp(&b.len());
+                if o == Equal && !a.is_empty() {
+                    self.stack
+                        .push(CmpFrame::Values(a.key_order(), b.key_order(), mode));
+                    self.stack
+                        .push(CmpFrame::Keys(a.key_order(), b.key_order()));
+                }
+                o
+            }
+            (Term::Pid(a), Term::Pid(b)) => a.cmp(b),
+            (Term::Port(a), Term::Port(b)) => a.cmp(b),
+            (Term::Ref(a), Term::Ref(b)) => a.cmp(b),
+            (Term::Export(a), Term::Export(b)) => a.cmp(b),
+            (Term::Fun(_), Term::Export(_)) => Less,
+            (Term::Export(_), Term::Fun(_)) => Greater,
+            (Term::Fun(a), Term::Fun(b)) => {
+                let o = a.beam_key().cmp(&b.beam_key());
+                if o != Equal {
+                    return o;
+                }
+                self.record_tie(mode, a.tie_cmp(b));
+                self.slices(a.free_vars(), b.free_vars(), mode)
+            }
+            _ => match cx {
+                Class::Number => match (num(x), num(y)) {
+                    (Some(a), Some(b)) => {
+                        let o = num_cmp(a, b, mode);
+                        if o == Equal {
+                            // Equal in value: an integer before a float.
+                            let tie = match (a, b) {
+                                (Num::F(_), Num::I(_) | Num::B(_)) => Greater,
+                                (Num::I(_) | Num::B(_), Num::F(_)) => Less,
+                                _ => Equal,
+                            };
+                            self.record_tie(mode, tie);
+                        }
+                        o
+                    }
+                    _ => Equal,
+                },
+                Class::Bits => match (bits(x), bits(y)) {
+                    (Some(a), Some(b)) => bits_cmp(a, b),
+                    _ => Equal,
+                },
+                Class::List => {
+                    self.stack.push(CmpFrame::Cons {
+                        a: Cons::new(x),
+                        b: Cons::new(y),
+                        mode,
+                        ended: false,
+                    });
+                    Equal
+                }
+                _ => Equal,
+            },
+        }
+    }
+
+    /// Walks the frames to the end or the first difference.
+    fn run(mut self) -> Ordering {
+        loop {
+            let (x, y, m) = loop {
+                let Some(top) = self.stack.last_mut() else {
+                    return self.tie.unwrap_or(Equal);
+                };
+                match top.next() {
+                    CmpNext::Pair(x, y, m) => break (x, y, m),
+                    CmpNext::Done => {
+                        self.stack.pop();
+                    }
+                    CmpNext::Decided(o) => {
+                        if o != Equal {
+                            return o;
+                        }
+                        self.stack.pop();
+                    }
+                }
+            };
+            let o = self.step(x, y, m);
+            if o != Equal {
+                return o;
+            }
+        }
     }
 }
 
 fn run_cmp(a: &Term, b: &Term, mode: Mode) -> Ordering {
-    let mut stack: Vec<CmpFrame<'_>> = Vec::new();
-    let o = cmp_step(a, b, mode, &mut stack);
+    let mut c = Compare::new();
+    let o = c.step(a, b, mode);
     if o != Equal {
         return o;
     }
-    run_cmp_frames(stack)
-}
-
-fn run_cmp_frames(mut stack: Vec<CmpFrame<'_>>) -> Ordering {
-    loop {
-        let (x, y, m) = loop {
-            let Some(top) = stack.last_mut() else {
-                return Equal;
-            };
-            match top.next() {
-                CmpNext::Pair(x, y, m) => break (x, y, m),
-                CmpNext::Done => {
-                    stack.pop();
-                }
-                CmpNext::Decided(o) => {
-                    if o != Equal {
-                        return o;
-                    }
-                    stack.pop();
-                }
-            }
-        };
-        let o = cmp_step(x, y, m, &mut stack);
-        if o != Equal {
-            return o;
-        }
-    }
+    c.run()
 }
 
 /// Map key order (the BEAM's exact term order, integers before floats).
@@ -869,8 +903,8 @@ impl PartialOrd for Term {
 }
 
 impl Ord for Term {
-    /// Erlang's term order, integers before equal floats; see the
-    /// [module docs](self).
+    /// Erlang's term order, refined so that only `=:=` terms are equal; see
+    /// the [module docs](self).
     fn cmp(&self, other: &Term) -> Ordering {
         run_cmp(self, other, Mode::Total)
     }
@@ -910,10 +944,15 @@ impl Ord for Map {
         if o != Equal || self.is_empty() {
             return o;
         }
-        run_cmp_frames(vec![
-            CmpFrame::Values(self.key_order(), other.key_order(), Mode::Total),
-            CmpFrame::Keys(self.key_order(), other.key_order()),
-        ])
+        let mut c = Compare::new();
+        c.stack.push(CmpFrame::Values(
+            self.key_order(),
+            other.key_order(),
+            Mode::Total,
+        ));
+        c.stack
+            .push(CmpFrame::Keys(self.key_order(), other.key_order()));
+        c.run()
     }
 }
 
@@ -1427,6 +1466,19 @@ mod tests {
         assert!(Term::Float(0.5) < Term::Int(1));
         assert_eq!(Term::Int(1).erl_cmp(&Term::Float(1.0)), Equal);
         assert!(Term::Int((1 << 53) + 1) > Term::Float((1u64 << 53) as f64));
+    }
+
+    #[test]
+    fn ord_refines_erlang_order() {
+        // Erlang: {1, 2} > {1.0, 1} because 1 == 1.0 and 2 > 1.
+        assert_eq!(t("{1, 2}").erl_cmp(&t("{1.0, 1}")), Greater);
+        assert_eq!(t("{1, 2}").cmp(&t("{1.0, 1}")), Greater);
+        // Equal for Erlang: the first integer/float pair decides.
+        assert_eq!(t("{1, x}").erl_cmp(&t("{1.0, x}")), Equal);
+        assert!(t("{1, x}") < t("{1.0, x}"));
+        assert!(t("{1.0, 1}") > t("{1, 1.0}"));
+        assert!(t("[1, 2.0]") < t("[1.0, 2]"));
+        assert!(t("#{a => 1}") < t("#{a => 1.0}"));
     }
 
     #[test]
