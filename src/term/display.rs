@@ -329,7 +329,7 @@ fn scientific(digits: &str, exp: &str) -> String {
 
 impl fmt::Display for Term {
     /// Erlang syntax, as `io_lib:format("~0tp", [T])` prints it; see the
-    /// [module docs](self).
+    /// [module docs](crate::term).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_term(f, self)
     }
@@ -374,7 +374,7 @@ impl fmt::Debug for Map {
 }
 
 impl fmt::Display for Pid {
-    /// `<'node@host'.Id.Serial>`; see the [module docs](self).
+    /// `<'node@host'.Id.Serial>`; see the [module docs](crate::term).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_pid(f, self)
     }
@@ -478,8 +478,8 @@ mod tests {
             (9999.0, "9999.0"),
             (-1.5, "-1.5"),
             // Exact ties between two shortest candidates: OTP takes the even one.
-            (-1190778749315940.25, "-1190778749315940.2"),
-            (2.98023223876953125e-8, "2.9802322387695312e-8"),
+            (-(1190778749315940.0 + 0.25), "-1190778749315940.2"),
+            (2f64.powi(-25), "2.9802322387695312e-8"),
         ];
         for (f, want) in cases {
             assert_eq!(format_float(f), want, "{f:e}");

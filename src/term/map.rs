@@ -1,172 +1,56 @@
 //! Erlang maps.
 //!
-//! A [`Map`] keeps its entries in a vector.
+//! A [`Map`] keeps its entries in a vector, plus the permutation that lists
+//! them in map key order (Erlang's term order with every integer before
+//! every float: `2 < 1.0` as keys).
 //!
 //! * A decoded map keeps the order its entries arrived in, so that it
 //!   re-encodes byte for byte ([`Map::is_received_order`]).
 //! * A map built or changed in Rust is encoded in the order the BEAM itself
-//!   would use (see `encode_order`): maps of up to
-//!   [`MAP_SMALL_MAP_LIMIT`] keys (the BEAM's "flatmaps") in Erlang's map
-//!   key order, larger ones (the BEAM's HAMTs) in the order of OTP 25's
-//!   internal hash. That hash is reproduced exactly for keys made of
-//!   integers, floats, binaries, bitstrings, lists, tuples and small maps of
-//!   those. It cannot be reproduced for keys that contain atoms, pids, ports,
-//!   references or funs, because the BEAM hashes those by their address in
-//!   its own tables; such large maps are encoded in key order, which the
-//!   BEAM accepts just the same (only the bytes differ from what the BEAM
-//!   itself would write).
+//!   would use (see [`Map::iter_wire_order`]): maps of up to
+//!   [`MAP_SMALL_MAP_LIMIT`] keys (the BEAM's "flatmaps") in map key order,
+//!   larger ones (the BEAM's HAMTs) in the order of OTP 25's internal hash.
+//!   That hash is reproduced exactly for keys made of integers, floats,
+//!   binaries, bitstrings, lists, tuples and small maps of those. It cannot
+//!   be reproduced for keys that contain atoms, pids, ports, references or
+//!   funs, because the BEAM hashes those by their address in its own
+//!   tables; such large maps are encoded in key order, which the BEAM reads
+//!   just the same (only the bytes differ from what the BEAM would write).
 //!
-//! Lookups scan small maps linearly and use a hash index, built on first
-//! use, for maps of more than [`LINEAR_SCAN_MAX`] entries, so building a map
-//! of `n` entries costs O(n), not O(n²).
-//!
-//! Map key order (the BEAM's "exact" term order) is Erlang's term order
-//! except that every integer sorts before every float: `2 < 1.0` as keys.
-//! The key-sorted order of each map is computed once, when first needed
-//! (comparison, hashing, printing, encoding), and cached.
+//! The key order is computed when the map is made, as the BEAM sorts its
+//! small maps when it makes them. Since a map's keys are complete terms
+//! before the map exists, comparing keys never has to sort anything, which
+//! keeps every comparison free of recursion. Lookups binary-search the key
+//! order (linear scan for tiny maps); [`FromIterator`] sorts once, so
+//! building a map of `n` entries costs O(n log n) comparisons. A single
+//! [`Map::insert`] costs O(log n) comparisons plus moving O(n) 4-byte
+//! positions. `Map` has no interior mutability, so terms are safe keys for
+//! `HashMap`/`BTreeMap` (and clippy's `mutable_key_type` stays quiet).
 
 use super::Term;
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::OnceLock;
+use super::order::key_cmp;
+use std::cmp::Ordering;
 
 /// Largest map the BEAM stores as a sorted "flatmap" (`MAP_SMALL_MAP_LIMIT`
 /// in OTP's `erl_map.h`); larger maps are HAMTs ordered by hash.
 pub const MAP_SMALL_MAP_LIMIT: usize = 32;
 
 /// Maps up to this many entries are searched linearly: comparing a handful
-/// of (usually atom) keys is cheaper than hashing one.
-pub const LINEAR_SCAN_MAX: usize = 16;
+/// of (usually atom) keys for equality beats a binary search's ordered
+/// comparisons.
+pub const LINEAR_SCAN_MAX: usize = 8;
 
 /// An Erlang map. Keys are compared with exact equality (`=:=`), so `1` and
 /// `1.0` are different keys, as in Erlang.
 #[derive(Default)]
 pub struct Map {
     entries: Vec<(Term, Term)>,
+    /// Entry positions in map key order; empty when the entries already are
+    /// in key order (always so for a small map the BEAM sent).
+    sorted: Box<[u32]>,
     /// True while the entries are in the order they were received in; false
     /// once Rust code has built or changed the map.
     received_order: bool,
-    /// Derived data, computed on first use. Boxed so that `Map` (and with it
-    /// `Term`) stays small.
-    aux: OnceLock<Box<Aux>>,
-}
-
-/// Caches derived from the keys. All of it is invalidated when keys change.
-#[derive(Default)]
-struct Aux {
-    /// Permutation that lists the entries in map key order; `None` when the
-    /// stored order already is key order.
-    sorted: OnceLock<Option<Box<[u32]>>>,
-    /// The BEAM's HAMT order, for maps larger than `MAP_SMALL_MAP_LIMIT`;
-    /// `None` when it cannot be reproduced (then key order is used).
-    hamt: OnceLock<Option<Box<[u32]>>>,
-    /// Hash index for maps larger than `LINEAR_SCAN_MAX`.
-    index: OnceLock<Index>,
-}
-
-/// Hash index over the keys: hash → entry positions.
-struct Index {
-    state: RandomState,
-    /// The hash of each entry's key, by position.
-    hashes: Vec<u64>,
-    table: HashMap<u64, Bucket, BuildHasherDefault<PassThrough>>,
-}
-
-/// Entry positions whose keys share one 64-bit hash (almost always one).
-enum Bucket {
-    One(u32),
-    Many(Vec<u32>),
-}
-
-/// The index keys are already SipHash outputs; hashing them again is waste.
-#[derive(Default)]
-struct PassThrough(u64);
-
-impl Hasher for PassThrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-impl Index {
-    fn build(entries: &[(Term, Term)]) -> Index {
-        let mut index = Index {
-            state: RandomState::new(),
-            hashes: Vec::with_capacity(entries.len()),
-            table: HashMap::with_capacity_and_hasher(entries.len(), Default::default()),
-        };
-        for (k, _) in entries {
-            let h = index.state.hash_one(k);
-            index.push(h);
-        }
-        index
-    }
-
-    /// Records the entry at the next position, with key hash `h`.
-    fn push(&mut self, h: u64) {
-        let pos = self.hashes.len() as u32;
-        self.hashes.push(h);
-        match self.table.get_mut(&h) {
-            None => {
-                self.table.insert(h, Bucket::One(pos));
-            }
-            Some(Bucket::Many(v)) => v.push(pos),
-            Some(b @ Bucket::One(_)) => {
-                if let Bucket::One(first) = *b {
-                    *b = Bucket::Many(vec![first, pos]);
-                }
-            }
-        }
-    }
-
-    fn positions(&self, h: u64) -> &[u32] {
-        match self.table.get(&h) {
-            None => &[],
-            Some(Bucket::One(p)) => std::slice::from_ref(p),
-            Some(Bucket::Many(v)) => v,
-        }
-    }
-
-    /// Mirrors `Vec::swap_remove(pos)` on the entries.
-    fn swap_remove(&mut self, pos: usize) {
-        let last = self.hashes.len() - 1;
-        let h = self.hashes[pos];
-        self.unlink(h, pos as u32);
-        if pos != last {
-            let hl = self.hashes[last];
-            if let Some(b) = self.table.get_mut(&hl) {
-                match b {
-                    Bucket::One(p) => *p = pos as u32,
-                    Bucket::Many(v) => v.iter_mut().filter(|p| **p == last as u32).for_each(|p| {
-                        *p = pos as u32;
-                    }),
-                }
-            }
-        }
-        self.hashes.swap_remove(pos);
-    }
-
-    fn unlink(&mut self, h: u64, pos: u32) {
-        let empty = match self.table.get_mut(&h) {
-            Some(Bucket::One(p)) => *p == pos,
-            Some(Bucket::Many(v)) => {
-                v.retain(|p| *p != pos);
-                v.is_empty()
-            }
-            None => false,
-        };
-        if empty {
-            self.table.remove(&h);
-        }
-    }
 }
 
 impl Map {
@@ -187,10 +71,11 @@ impl Map {
     /// that the keys are distinct (see [`Map::has_duplicate_keys`]).
     #[allow(dead_code)] // for the decoder
     pub(crate) fn from_received(entries: Vec<(Term, Term)>) -> Map {
+        let sorted = key_order_of(&entries);
         Map {
             entries,
+            sorted,
             received_order: true,
-            aux: OnceLock::new(),
         }
     }
 
@@ -224,54 +109,69 @@ impl Map {
     /// (`=:=`) to an existing one replaces that entry's value.
     pub fn insert(&mut self, key: Term, value: Term) -> Option<Term> {
         self.received_order = false;
-        if let Some(i) = self.position(&key) {
-            return Some(std::mem::replace(&mut self.entries[i].1, value));
-        }
-        if let Some(aux) = self.aux.get_mut() {
-            aux.sorted = OnceLock::new();
-            aux.hamt = OnceLock::new();
-            if let Some(index) = aux.index.get_mut() {
-                let h = index.state.hash_one(&key);
-                index.push(h);
+        let rank = match self.rank(&key) {
+            Ok(rank) => {
+                let i = self.at_rank(rank);
+                return Some(std::mem::replace(&mut self.entries[i].1, value));
             }
-        }
+            Err(rank) => rank,
+        };
+        let pos = self.entries.len() as u32;
         self.entries.push((key, value));
+        if self.sorted.is_empty() && rank == pos as usize {
+            // Appended in key order: the stored order stays sorted.
+            return None;
+        }
+        let mut perm = self.permutation(pos as usize);
+        perm.insert(rank, pos);
+        self.sorted = perm.into_boxed_slice();
         None
     }
 
     /// Removes `key`; returns its value. The last entry takes the removed
     /// one's place in the stored order.
     pub fn remove(&mut self, key: &Term) -> Option<Term> {
-        let i = self.position(key)?;
+        let rank = self.rank(key).ok()?;
         self.received_order = false;
-        if let Some(aux) = self.aux.get_mut() {
-            aux.sorted = OnceLock::new();
-            aux.hamt = OnceLock::new();
-            if let Some(index) = aux.index.get_mut() {
-                index.swap_remove(i);
+        let last = self.entries.len() - 1;
+        let mut perm = self.permutation(self.entries.len());
+        let pos = perm.remove(rank) as usize;
+        let (_, value) = self.entries.swap_remove(pos);
+        if pos != last {
+            if let Some(p) = perm.iter_mut().find(|p| **p as usize == last) {
+                *p = pos as u32;
             }
         }
-        let (_, v) = self.entries.swap_remove(i);
-        Some(v)
+        self.sorted = if is_identity(&perm) {
+            Box::default()
+        } else {
+            perm.into_boxed_slice()
+        };
+        Some(value)
     }
 
     /// The entries in stored order: received order for a decoded map,
     /// insertion order for a map built in Rust (see [`Map::remove`]).
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = (&Term, &Term)> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&Term, &Term)> + ExactSizeIterator {
         self.entries.iter().map(|(k, v)| (k, v))
     }
 
     /// The entries in Erlang's map key order (integers before floats, then
     /// the standard term order), which is how the BEAM orders a map of up to
     /// 32 keys.
-    pub fn iter_key_order(&self) -> impl ExactSizeIterator<Item = (&Term, &Term)> {
+    pub fn iter_key_order(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&Term, &Term)> + ExactSizeIterator {
         self.key_order().map(|(k, v)| (k, v))
     }
 
     /// The entries in the order they are encoded on the wire: received order
     /// for a decoded map; otherwise the order the BEAM itself would use (see
-    /// the [module docs](self)).
-    pub fn iter_wire_order(&self) -> impl ExactSizeIterator<Item = (&Term, &Term)> {
+    /// the [module docs](crate::term)). For a large map this hashes every
+    /// key.
+    pub fn iter_wire_order(
+        &self,
+    ) -> impl DoubleEndedIterator<Item = (&Term, &Term)> + ExactSizeIterator {
         self.encode_order().map(|(k, v)| (k, v))
     }
 
@@ -280,9 +180,10 @@ impl Map {
         &self.entries
     }
 
+    /// The entries, mutably, for taking a map apart (the iterative drop):
+    /// the key order is forgotten.
     pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = (&mut Term, &mut Term)> {
-        // Keys may change through this: drop everything derived from them.
-        self.aux = OnceLock::new();
+        self.sorted = Box::default();
         self.entries.iter_mut().map(|(k, v)| (k, v))
     }
 
@@ -302,7 +203,7 @@ impl Map {
     #[allow(dead_code)] // for the decoder
     pub(crate) fn has_duplicate_keys(&self) -> bool {
         let view = self.key_order();
-        (1..view.len()).any(|i| view.entry(i - 1).0 == view.entry(i).0)
+        (1..view.len()).any(|i| key_cmp(&view.entry(i - 1).0, &view.entry(i).0) == Ordering::Equal)
     }
 
     /// The entries in the order the BEAM would encode them: received order
@@ -333,140 +234,160 @@ impl Map {
         if self.entries.len() <= MAP_SMALL_MAP_LIMIT {
             return self.key_order();
         }
-        let aux = self.aux();
-        let hamt = aux.hamt.get_or_init(|| {
-            // Key order first: the HAMT order of keys that contain maps
-            // hashes those maps in key order.
-            let _ = self.sorted_perm();
-            super::beam_hash::hamt_order(&self.entries)
-        });
-        match hamt {
-            Some(perm) => Order::permuted(&self.entries, perm),
+        match super::beam_hash::hamt_order(&self.entries) {
+            Some(perm) => Order::owned(&self.entries, perm),
             None => self.key_order(),
         }
     }
 
     /// The entries in map key order.
     pub(crate) fn key_order(&self) -> Order<'_> {
-        match self.sorted_perm() {
-            Some(perm) => Order::permuted(&self.entries, perm),
-            None => Order::stored(&self.entries),
+        if self.sorted.is_empty() {
+            Order::stored(&self.entries)
+        } else {
+            Order::permuted(&self.entries, &self.sorted)
         }
     }
 
-    fn aux(&self) -> &Aux {
-        self.aux.get_or_init(Box::default)
+    /// The stored position of the entry at `rank` in key order.
+    fn at_rank(&self, rank: usize) -> usize {
+        match self.sorted.get(rank) {
+            Some(&p) => p as usize,
+            None => rank,
+        }
     }
 
-    fn has_sorted(&self) -> bool {
-        self.entries.len() < 2 || self.aux.get().is_some_and(|a| a.sorted.get().is_some())
+    /// The key-order permutation of the first `n` entries, as a vector.
+    fn permutation(&self, n: usize) -> Vec<u32> {
+        if self.sorted.is_empty() {
+            (0..n as u32).collect()
+        } else {
+            self.sorted.to_vec()
+        }
     }
 
-    /// The key-order permutation (`None`: stored order is key order).
-    ///
-    /// Sorting compares keys, and keys may hold maps whose own key order is
-    /// then needed. To keep the call stack flat whatever the nesting, every
-    /// map inside the keys is sorted first, innermost first, so that the
-    /// comparisons below never have to sort anything themselves.
-    fn sorted_perm(&self) -> Option<&[u32]> {
-        if self.entries.len() < 2 {
-            return None;
-        }
-        let aux = self.aux();
-        if let Some(p) = aux.sorted.get() {
-            return p.as_deref();
-        }
-        let mut pending: Vec<&Map> = Vec::new();
-        let mut stack: Vec<&Term> = self.entries.iter().map(|(k, _)| k).collect();
-        while let Some(t) = stack.pop() {
-            match t {
-                Term::Map(m) => {
-                    if !m.has_sorted() {
-                        pending.push(m);
-                        stack.extend(m.entries.iter().map(|(k, _)| k));
-                    }
-                    stack.extend(m.entries.iter().map(|(_, v)| v));
-                }
-                Term::Tuple(v) | Term::List(v) => stack.extend(v),
-                Term::ImproperList(v, tail) => {
-                    stack.extend(v);
-                    stack.push(tail);
-                }
-                Term::Fun(f) => stack.extend(f.free_vars()),
-                _ => {}
+    /// `Ok(rank)` of `key` in key order, or `Err(rank)` where it would go.
+    fn rank(&self, key: &Term) -> Result<usize, usize> {
+        let (mut lo, mut hi) = (0, self.entries.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            match key_cmp(&self.entries[self.at_rank(mid)].0, key) {
+                Ordering::Less => lo = mid + 1,
+                Ordering::Greater => hi = mid,
+                Ordering::Equal => return Ok(mid),
             }
         }
-        // A map found later in the walk is nested inside (or beside) the
-        // ones found earlier, never around them.
-        for m in pending.iter().rev() {
-            m.aux().sorted.get_or_init(|| compute_key_order(&m.entries));
-        }
-        aux.sorted
-            .get_or_init(|| compute_key_order(&self.entries))
-            .as_deref()
+        Err(lo)
     }
 
-    /// Position of `key` in the stored entries.
+    /// Stored position of `key`.
     fn position(&self, key: &Term) -> Option<usize> {
         if self.entries.len() <= LINEAR_SCAN_MAX {
             return self.entries.iter().position(|(k, _)| k == key);
         }
-        let index = self.aux().index.get_or_init(|| Index::build(&self.entries));
-        let h = index.state.hash_one(key);
-        index
-            .positions(h)
-            .iter()
-            .map(|&p| p as usize)
-            .find(|&p| self.entries.get(p).is_some_and(|(k, _)| k == key))
+        self.rank(key).ok().map(|r| self.at_rank(r))
     }
 
-    /// Copies the derived key order into a clone whose keys are equal.
+    /// A map with these entries, equal keys to `self`'s in the same stored
+    /// order (a clone): the key order carries over.
     pub(crate) fn clone_shell(&self, entries: Vec<(Term, Term)>) -> Map {
-        let aux = OnceLock::new();
-        if let Some(sorted) = self.aux.get().and_then(|a| a.sorted.get()) {
-            let copy = Aux::default();
-            let _ = copy.sorted.set(sorted.clone());
-            let _ = aux.set(Box::new(copy));
-        }
         Map {
             entries,
+            sorted: self.sorted.clone(),
             received_order: self.received_order,
-            aux,
+        }
+    }
+
+    /// Builds a map from entries that may repeat keys: each key keeps its
+    /// first position and takes its last value (as `maps:from_list/1`).
+    fn from_entries(mut items: Vec<(Term, Term)>) -> Map {
+        let mut idx: Vec<u32> = (0..items.len() as u32).collect();
+        idx.sort_by(|&a, &b| key_cmp(&items[a as usize].0, &items[b as usize].0).then(a.cmp(&b)));
+        let mut keep = vec![true; items.len()];
+        let mut r = 0;
+        while r < idx.len() {
+            let mut end = r + 1;
+            while end < idx.len()
+                && key_cmp(&items[idx[r] as usize].0, &items[idx[end] as usize].0)
+                    == Ordering::Equal
+            {
+                end += 1;
+            }
+            if end - r > 1 {
+                let (first, last) = (idx[r] as usize, idx[end - 1] as usize);
+                let value = std::mem::take(&mut items[last].1);
+                items[first].1 = value;
+                for &dup in &idx[r + 1..end] {
+                    keep[dup as usize] = false;
+                }
+            }
+            r = end;
+        }
+        let mut new_pos = vec![0u32; items.len()];
+        let mut entries = Vec::with_capacity(keep.iter().filter(|k| **k).count());
+        for (i, item) in items.into_iter().enumerate() {
+            if keep[i] {
+                new_pos[i] = entries.len() as u32;
+                entries.push(item);
+            }
+        }
+        let perm: Vec<u32> = idx
+            .into_iter()
+            .filter(|&i| keep[i as usize])
+            .map(|i| new_pos[i as usize])
+            .collect();
+        Map {
+            entries,
+            sorted: if is_identity(&perm) {
+                Box::default()
+            } else {
+                perm.into_boxed_slice()
+            },
+            received_order: false,
         }
     }
 }
 
-/// Sorts entry positions by key in map key order; `None` if already sorted.
-fn compute_key_order(entries: &[(Term, Term)]) -> Option<Box<[u32]>> {
-    use std::cmp::Ordering::Greater;
-    let key_cmp = |a: &Term, b: &Term| super::order::key_cmp(a, b);
+fn is_identity(perm: &[u32]) -> bool {
+    perm.iter().enumerate().all(|(i, &p)| p as usize == i)
+}
+
+/// Entry positions in key order; empty if the entries already are sorted.
+fn key_order_of(entries: &[(Term, Term)]) -> Box<[u32]> {
     if entries
         .windows(2)
-        .all(|w| key_cmp(&w[0].0, &w[1].0) != Greater)
+        .all(|w| key_cmp(&w[0].0, &w[1].0) != Ordering::Greater)
     {
-        return None;
+        return Box::default();
     }
     let mut perm: Vec<u32> = (0..entries.len() as u32).collect();
     perm.sort_by(|&a, &b| key_cmp(&entries[a as usize].0, &entries[b as usize].0));
-    Some(perm.into_boxed_slice())
+    perm.into_boxed_slice()
 }
 
-/// A map's entries in some order: stored, or through a permutation,
-/// possibly reversed.
-#[derive(Clone, Copy)]
+/// A map's entries in some order: stored, or through a permutation
+/// (borrowed or computed), possibly reversed.
+#[derive(Clone)]
 pub(crate) struct Order<'a> {
     entries: &'a [(Term, Term)],
-    perm: Option<&'a [u32]>,
+    perm: Perm<'a>,
     reversed: bool,
     front: usize,
     back: usize,
+}
+
+#[derive(Clone)]
+enum Perm<'a> {
+    Identity,
+    Borrowed(&'a [u32]),
+    Owned(Box<[u32]>),
 }
 
 impl<'a> Order<'a> {
     fn stored(entries: &'a [(Term, Term)]) -> Order<'a> {
         Order {
             entries,
-            perm: None,
+            perm: Perm::Identity,
             reversed: false,
             front: 0,
             back: entries.len(),
@@ -475,7 +396,14 @@ impl<'a> Order<'a> {
 
     fn permuted(entries: &'a [(Term, Term)], perm: &'a [u32]) -> Order<'a> {
         Order {
-            perm: Some(perm),
+            perm: Perm::Borrowed(perm),
+            ..Order::stored(entries)
+        }
+    }
+
+    fn owned(entries: &'a [(Term, Term)], perm: Box<[u32]>) -> Order<'a> {
+        Order {
+            perm: Perm::Owned(perm),
             ..Order::stored(entries)
         }
     }
@@ -487,11 +415,17 @@ impl<'a> Order<'a> {
         } else {
             i
         };
-        let j = match self.perm {
-            Some(p) => p[i] as usize,
-            None => i,
+        let j = match &self.perm {
+            Perm::Identity => i,
+            Perm::Borrowed(p) => p[i] as usize,
+            Perm::Owned(p) => p[i] as usize,
         };
         &self.entries[j]
+    }
+
+    /// Number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
     }
 }
 
@@ -525,19 +459,27 @@ impl ExactSizeIterator for Order<'_> {}
 
 impl FromIterator<(Term, Term)> for Map {
     /// Later duplicates replace earlier ones, as in `maps:from_list/1`.
+    /// Sorts once: O(n log n) comparisons.
     fn from_iter<I: IntoIterator<Item = (Term, Term)>>(iter: I) -> Map {
-        let iter = iter.into_iter();
-        let mut m = Map::with_capacity(iter.size_hint().0);
-        m.extend(iter);
-        m
+        let items: Vec<(Term, Term)> = iter.into_iter().collect();
+        Map::from_entries(items)
     }
 }
 
 impl Extend<(Term, Term)> for Map {
+    /// As [`Map::insert`] for each pair; a large batch is merged with one
+    /// sort instead.
     fn extend<I: IntoIterator<Item = (Term, Term)>>(&mut self, iter: I) {
-        for (k, v) in iter {
-            self.insert(k, v);
+        let items: Vec<(Term, Term)> = iter.into_iter().collect();
+        if items.len() * 8 < self.len() {
+            for (k, v) in items {
+                self.insert(k, v);
+            }
+            return;
         }
+        let mut all = std::mem::take(&mut self.entries);
+        all.extend(items);
+        *self = Map::from_entries(all);
     }
 }
 
@@ -630,6 +572,39 @@ mod tests {
         assert_eq!(m.get(&int(n - 1)), Some(&int(n - 1)));
         // Quadratic insertion would take minutes; linear takes milliseconds.
         assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn inserting_one_by_one_stays_fast() {
+        // Keys in a scrambled order, so that the key order is a real
+        // permutation; each insert is a binary search plus a short memmove.
+        let n = 20_000i64;
+        let start = std::time::Instant::now();
+        let mut m = Map::new();
+        for i in 0..n {
+            m.insert(int((i * 7919) % n), int(i));
+        }
+        assert_eq!(m.len(), n as usize);
+        let keys: Vec<i64> = m
+            .iter_key_order()
+            .map(|(k, _)| k.as_i64().unwrap())
+            .collect();
+        assert!(keys.windows(2).all(|w| w[0] < w[1]));
+        for i in 0..n {
+            assert!(m.contains_key(&int(i)));
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn extend_merges_and_later_values_win() {
+        let mut m: Map = (0..10).map(|i| (int(i), int(0))).collect();
+        m.extend((5..30).map(|i| (int(i), int(1))));
+        assert_eq!(m.len(), 30);
+        assert_eq!(m.get(&int(4)), Some(&int(0)));
+        assert_eq!(m.get(&int(5)), Some(&int(1)));
+        let stored: Vec<i64> = m.iter().map(|(k, _)| k.as_i64().unwrap()).collect();
+        assert_eq!(stored, (0..30).collect::<Vec<_>>());
     }
 
     #[test]

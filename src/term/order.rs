@@ -545,6 +545,8 @@ fn leaf_eq(x: &Term, y: &Term) -> bool {
         (Term::Ref(a), Term::Ref(b)) => a == b,
         (Term::Export(a), Term::Export(b)) => a == b,
         (Term::Binary(a), Term::Binary(b)) => a == b,
+        // Leaves only: empty tuples (non-empty ones go through frames).
+        (Term::Tuple(a), Term::Tuple(b)) => a.is_empty() && b.is_empty(),
         _ => match (num(x), num(y)) {
             (Some(a), Some(b)) => num_eq(a, b),
             (None, None) => match (bits(x), bits(y)) {
@@ -637,7 +639,7 @@ pub(crate) fn term_eq(a: &Term, b: &Term) -> bool {
 }
 
 impl PartialEq for Term {
-    /// Erlang's exact equality `=:=`; see the [module docs](self).
+    /// Erlang's exact equality `=:=`; see the [module docs](crate::term).
     fn eq(&self, other: &Term) -> bool {
         term_eq(self, other)
     }
@@ -904,7 +906,7 @@ impl PartialOrd for Term {
 
 impl Ord for Term {
     /// Erlang's term order, refined so that only `=:=` terms are equal; see
-    /// the [module docs](self).
+    /// the [module docs](crate::term).
     fn cmp(&self, other: &Term) -> Ordering {
         run_cmp(self, other, Mode::Total)
     }
@@ -1422,6 +1424,8 @@ mod tests {
 
     #[test]
     fn exact_equality() {
+        assert_eq!(t("{{}}"), t("{{}}"));
+        assert_eq!(t("[{}, []]"), t("[{}, []]"));
         assert_ne!(Term::Int(1), Term::Float(1.0));
         assert_eq!(Term::Float(0.0), Term::Float(-0.0));
         assert_eq!(h(&Term::Float(0.0)), h(&Term::Float(-0.0)));

@@ -1331,7 +1331,7 @@ fn f16_bits(f: f64) -> Result<u16, String> {
 impl FromStr for Term {
     type Err = ParseError;
 
-    /// Parses one Erlang term literal; see the [module docs](self).
+    /// Parses one Erlang term literal; see the [module docs](crate::term).
     fn from_str(text: &str) -> Result<Term, ParseError> {
         Parser {
             lex: Lexer::new(text),
