@@ -18,7 +18,7 @@
 
 mod common;
 use common::*;
-use erlnode::{Atom, Map, Pid, Port, Reference, Term};
+use erlnode::{Atom, Fun, Map, Pid, Port, Reference, Term};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::cmp::Ordering;
 
@@ -40,6 +40,37 @@ fn parse(text: &str) -> Term {
 fn atom_ext(a: &Atom) -> String {
     let bytes: Vec<String> = a.as_bytes().iter().map(u8::to_string).collect();
     format!("119,{},{}", a.len(), bytes.join(","))
+}
+
+/// External-format bytes of a small free variable (an atom or a byte).
+fn ext_bytes(t: &Term) -> String {
+    match t {
+        Term::Atom(a) => atom_ext(a),
+        Term::Int(i @ 0..=255) => format!("97,{i}"),
+        other => panic!("corpus funs capture only atoms and bytes, not {other}"),
+    }
+}
+
+/// A local fun as the BEAM sends it (`NEW_FUN_EXT`).
+fn local_fun(module: &str, old_index: u32, old_uniq: u32, free_vars: Vec<Term>) -> Term {
+    let mut uniq = [0u8; 16];
+    uniq[12..].copy_from_slice(&old_uniq.to_be_bytes());
+    uniq[0] = module.len() as u8;
+    Term::Fun(Box::new(Fun::New {
+        arity: 0,
+        uniq,
+        index: old_index,
+        module: Atom::from(module),
+        old_index,
+        old_uniq,
+        pid: Pid {
+            node: Atom::from("a@h"),
+            id: 1,
+            serial: 0,
+            creation: 1,
+        },
+        free_vars,
+    }))
 }
 
 /// An Erlang expression that evaluates to `t`.
@@ -75,6 +106,52 @@ fn erl_expr(t: &Term) -> String {
                 words.join(",")
             )
         }
+        Term::Fun(f) => match &**f {
+            Fun::New {
+                arity,
+                uniq,
+                index,
+                module,
+                old_index,
+                old_uniq,
+                pid,
+                free_vars,
+            } => {
+                let uniq: Vec<String> = uniq.iter().map(u8::to_string).collect();
+                let vars: Vec<String> = free_vars.iter().map(ext_bytes).collect();
+                let var_bytes: usize = free_vars
+                    .iter()
+                    .map(|v| match v {
+                        Term::Atom(a) => 2 + a.len(),
+                        _ => 2,
+                    })
+                    .sum();
+                // Size counts itself: 4 + arity 1 + uniq 16 + index 4 +
+                // numfree 4 + module + old index 5 + old uniq 5 + pid + vars.
+                let size = 4
+                    + 1
+                    + 16
+                    + 4
+                    + 4
+                    + (2 + module.len())
+                    + 5
+                    + 5
+                    + (1 + 2 + pid.node.len() + 12)
+                    + var_bytes;
+                format!(
+                    "binary_to_term(<<131,112,{size}:32,{arity},{},{index}:32,{}:32,{},98,{old_index}:32,98,{old_uniq}:32,88,{},{}:32,{}:32,{}:32{}>>)",
+                    uniq.join(","),
+                    free_vars.len(),
+                    atom_ext(module),
+                    atom_ext(&pid.node),
+                    pid.id,
+                    pid.serial,
+                    pid.creation,
+                    vars.iter().map(|v| format!(",{v}")).collect::<String>(),
+                )
+            }
+            Fun::Old { .. } => unreachable!("no old funs in the corpus"),
+        },
         Term::Tuple(v) => format!("{{{}}}", join(v)),
         Term::List(v) if !v.is_empty() => format!("[{}]", join(v)),
         Term::ImproperList(v, tail) => format!("[{}|{}]", join(v), erl_expr(tail)),
@@ -385,6 +462,14 @@ fn order_corpus(ties: bool) -> Vec<Term> {
         reference("a@h", 3, &[5]),
         reference("a@h", 3, &[1, 2, 3, 4, 5]),
         Term::tuple(vec![pid("a@h", 1, 2, 3), port("a@h", 5, 3)]),
+        local_fun("a_mod", 0, 5, vec![]),
+        local_fun("a_mod", 1, 5, vec![]),
+        local_fun("a_mod", 0, 6, vec![]),
+        local_fun("a_mod", 0, 5, vec![Term::Int(1)]),
+        local_fun("a_mod", 0, 5, vec![Term::Int(2)]),
+        local_fun("a_mod", 0, 5, vec![Term::atom("x"), Term::Int(0)]),
+        local_fun("b", 0, 0, vec![]),
+        local_fun("zz", 9, 1, vec![Term::atom("a")]),
     ]);
     if ties {
         for text in [
@@ -608,6 +693,19 @@ fn large_maps_keep_the_beams_order() {
             "printing a map of {n} keys (kind {kind})"
         );
         assert_eq!(parse(&printed), Term::Map(map));
+    }
+}
+
+#[test]
+fn funs_print_as_erl_prints_them() {
+    let (_epmd, mut erl) = start_erl("fun");
+    for f in [
+        local_fun("a_mod", 0, 5, vec![]),
+        local_fun("zz", 9, 1, vec![Term::atom("a")]),
+        parse("fun lists:map/2"),
+        parse("fun 'Elixir.Enum':map/2"),
+    ] {
+        assert_eq!(erl.eval_ok(&erl_expr(&f)), f.to_string());
     }
 }
 

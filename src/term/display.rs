@@ -15,7 +15,9 @@
 //!   out as OTP 25 does (`1.0`, `0.1`, `1.0e3`, `1.0e-5`, `123.456`);
 //! * maps as `#{a => 1,b => 2}`, in the order the BEAM prints them: key order
 //!   for up to 32 keys, reverse HAMT order above that;
-//! * `fun m:f/1`; local funs as `#Fun<m.OldIndex.OldUniq>`.
+//! * `fun m:f/1`; local funs as `#Fun<m.OldIndex.OldUniq>`;
+//! * NaN and infinities, which Erlang floats cannot be, as Rust prints them
+//!   (`NaN`, `inf`); they do not parse back.
 //!
 //! Pids, ports and references are where erlnode must differ: the BEAM prints
 //! a node-local channel number (`<0.80.0>`, `<8775.80.0>`) that only has a

@@ -109,6 +109,7 @@ pub use convert::TermConversionError;
 pub use decode::{AtomCacheTable, DecodeError, DecodeLimits, Decoder};
 pub use encode::{AtomCacheWriter, EncodeError, EncodeOptions};
 pub use map::{LINEAR_SCAN_MAX, MAP_SMALL_MAP_LIMIT, Map};
+pub use order::RECURSION_LIMIT;
 pub use parse::{MAX_LITERAL_BINARY_BYTES, MAX_NESTED_BINARIES};
 pub use text::ParseError;
 

@@ -519,7 +519,10 @@ impl Lexer {
                 let text: String = text.into_iter().filter_map(char::from_u32).collect();
                 Atom::new(&text).map_err(|e| self.error_here(e.to_string()))
             }
-            Some(c) if is_atom_start(c) => Ok(Atom::from(self.name().as_str())),
+            Some(c) if is_atom_start(c) => {
+                let name = self.name();
+                Atom::new(&name).map_err(|e| self.error_here(e.to_string()))
+            }
             _ => Err(self.error_here(format!(
                 "expected a node name or 0 in {what}, as in <'name@host'.80.0>"
             ))),
@@ -1245,7 +1248,8 @@ impl BitBuf {
                     Term::Binary(b) => (b.to_vec(), b.len() as u64 * 8),
                     Term::BitString(b) => (
                         b.data.to_vec(),
-                        (b.data.len() as u64 - 1) * 8 + u64::from(b.bits_in_last_byte),
+                        (b.data.len() as u64).saturating_sub(1) * 8
+                            + u64::from(b.bits_in_last_byte),
                     ),
                     _ => (Vec::new(), 0),
                 };
@@ -1461,6 +1465,11 @@ mod tests {
         assert!(e("<<1:99999999999999>>").message.contains("larger than"));
         assert!(e("").message.contains("expected a term"));
         assert!(e(&format!("'{}'", "a".repeat(256))).message.contains("255"));
+        assert!(
+            e(&format!("<{}.1.2>", "a".repeat(256)))
+                .message
+                .contains("255")
+        );
     }
 
     #[test]
