@@ -1848,6 +1848,28 @@ mod tests {
     }
 
     #[test]
+    fn deep_terms_need_little_call_stack() {
+        // Everything on a thread with a 256 KiB stack (tokio's default is
+        // 2 MiB): the recursive fast paths stop at RECURSION_LIMIT.
+        let worker = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let a = deep_mixed(200_000, 1);
+                let b = a.clone();
+                let text = a.to_string();
+                assert_eq!(a, b);
+                assert_eq!(a.cmp(&b), Equal);
+                assert_eq!(h(&a), h(&b));
+                let deep_list = "[".repeat(200_000) + &"]".repeat(200_000);
+                let parsed: Term = deep_list.parse().unwrap();
+                assert_eq!(parsed.to_string(), deep_list);
+                text.len()
+            })
+            .unwrap();
+        assert!(worker.join().unwrap() > 200_000);
+    }
+
+    #[test]
     fn million_deep_map_keys() {
         // Maps nested inside map keys need their key order computed; that
         // must not recurse either.
