@@ -92,12 +92,17 @@
 
 mod atom;
 mod beam_hash;
+mod bitsyntax;
+mod cloning;
 mod convert;
 mod decode;
 mod display;
 #[cfg(feature = "eetf")]
 mod eetf_conv;
 mod encode;
+mod equality;
+mod hashing;
+mod lex;
 mod map;
 mod order;
 mod parse;
