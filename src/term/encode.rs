@@ -205,7 +205,7 @@ enum Work<'t> {
     /// the current entry has been written.
     Pairs(std::slice::Iter<'t, (Term, Term)>, Option<&'t Term>),
     /// Remaining map entries in an order computed for a Rust-built map.
-    PairRefs(std::vec::IntoIter<&'t (Term, Term)>, Option<&'t Term>),
+    PairRefs(crate::term::map::Order<'t>, Option<&'t Term>),
     /// `NIL_EXT` closing a proper list.
     Nil,
     /// Patch a `NEW_FUN_EXT` size field at this offset.
@@ -349,7 +349,7 @@ impl Encoder<'_, '_> {
                 } else if m.is_received_order() {
                     stack.push(Work::Pairs(m.entries().iter(), None));
                 } else {
-                    stack.push(Work::PairRefs(m.encode_order().into_iter(), None));
+                    stack.push(Work::PairRefs(m.encode_order(), None));
                 }
             }
             Term::Float(f) => self.float(*f)?,

@@ -3,28 +3,109 @@
 //! [`Term`] is the value type of the whole public API. Its parts are plain
 //! structs ([`Pid`], [`Port`], [`Reference`], [`Fun`], [`ExportFun`],
 //! [`BitString`], [`Map`]) and [`Atom`], which needs no global atom table.
+//! Binaries are [`bytes::Bytes`]: decoding from a `Bytes` buffer shares it
+//! instead of copying.
 //!
-//! * Equality (`==`) is Erlang's exact equality `=:=`: `1 != 1.0`.
-//! * Ordering (`Ord`) is Erlang's term order (number < atom < reference < fun
-//!   < port < pid < tuple < map < nil < list < bitstring), with the one tie the
-//!   BEAM leaves open, an integer and a float of equal value, broken integer
-//!   first (as OTP's map key order does), so that `Ord` agrees with `Eq`. Use
-//!   [`Term::erl_cmp`] for the `==`/`<` of Erlang, where `1 == 1.0`.
-//! * Binaries are [`bytes::Bytes`]: decoding from a `Bytes` buffer shares it
-//!   instead of copying.
-//! * Every operation that walks a term (decode, encode, compare, hash, clone,
-//!   print, drop) works for any nesting depth without growing the call stack.
+//! Every operation that walks a term (decode, encode, compare, hash, clone,
+//! print, parse, drop) works for any nesting depth without growing the call
+//! stack: a list nested a million deep, as `term_to_binary` happily makes,
+//! is fine.
 //!
 //! See `PROTOCOL.md` §5 and OTP's `erl_ext_dist` for the wire format.
+//!
+//! # Equality and order
+//!
+//! Checked against OTP 25 (`tests/interop_text.rs`: `lists:sort/1` and
+//! `==`/`=:=`/`<` on every pair of a mixed corpus).
+//!
+//! * `==` on terms is Erlang's exact equality `=:=`: `1 != 1.0`; maps are
+//!   equal with their entries in any order. As in OTP 25, `0.0 =:= -0.0`
+//!   (OTP 27 changed that): they are equal, hash alike and are one map key.
+//! * `Ord` is Erlang's term order, number < atom < reference < fun < port <
+//!   pid < tuple < map < `[]` < list < bitstring, with the BEAM's rules
+//!   inside each type (numbers by exact value across integers, big integers
+//!   and floats; pids by serial, id, node, creation; ports by node,
+//!   creation, id; references by node, creation, then id words from the
+//!   last; maps by size, then keys in map key order, then values; lists
+//!   element by element; bitstrings bit by bit, then length). It refines
+//!   Erlang's order so that it agrees with `==`: whenever Erlang says
+//!   `A < B`, so does `Ord`, and terms Erlang calls equal but that are not
+//!   `=:=` (`{1, x}` and `{1.0, x}`) are ordered by their first such
+//!   integer/float pair, integer first. Sorting with `Ord` therefore gives
+//!   `lists:sort/1`'s order.
+//! * [`Term::erl_cmp`] and [`Term::erl_eq`] are Erlang's `<`/`==`, where
+//!   `1 == 1.0`.
+//! * `Hash` agrees with `==`.
+//!
+//! # Maps
+//!
+//! A decoded map keeps the order it arrived in and encodes back the same.
+//! A map built or changed in Rust encodes as the BEAM would write it: up to
+//! 32 keys in map key order (term order with every integer before every
+//! float), larger maps in the order of OTP 25's HAMT hash, reproduced for
+//! keys made of numbers, binaries, lists, tuples and small maps. Keys that
+//! contain atoms, pids, ports, references or funs hash by VM-internal
+//! addresses; such large maps encode in key order instead (the BEAM reads
+//! them the same; only the bytes differ). See [`Map::iter_wire_order`].
+//!
+//! # Text
+//!
+//! `Display` (and `Debug`) print a term as `io_lib:format("~0tp", [T])`
+//! does on OTP 25: `{ok,[1,2]}`, `"abc"`, `<<"bin">>`, `<<"é"/utf8>>`,
+//! `#{a => 1}`, floats in their shortest exact form (`0.1`, `1.0e3`).
+//! Strings are recognised with the default (Latin-1) printable range. The
+//! BEAM prints pids, ports and references with a node-local channel number
+//! (`<0.80.0>`); erlnode prints the node name instead: `<'a@h'.80.0>`,
+//! `#Port<'a@h'.5>`, `#Ref<'a@h'.3.2.1>`.
+//!
+//! `"...".parse::<Term>()` reads the literals the erl shell reads: atoms,
+//! numbers in any base (`16#ff`, `1_000`), floats, `$c`, strings, binaries
+//! with segment sizes and types (`<<1:16, "é"/utf8>>`), tuples, lists,
+//! improper lists, maps, `fun M:F/A`, and the pid/port/reference forms
+//! above. A [`ParseError`] gives the line, column and reason.
+//!
+//! # Conversions
+//!
+//! `Term::from(x)` builds a term from a Rust value; `T::try_from(term)`
+//! reads one back, with a [`TermConversionError`] naming what was expected
+//! and what was found.
+//!
+//! | Rust type | Erlang term | Back from |
+//! |---|---|---|
+//! | `i8` … `i64`, `u8` … `u32`, `isize` | integer | integer in range |
+//! | `u64`, `usize`, `i128`, `u128`, `BigInt` | integer (big when needed) | integer in range |
+//! | `f64`, `f32` | float | float (an integer is not a float) |
+//! | `bool` | `true` / `false` | those atoms |
+//! | `char` | integer (code point, like `$a`) | integer that is a Unicode scalar |
+//! | `&str`, `String` | binary (UTF-8), as Elixir and modern OTP APIs use | UTF-8 binary, or a list of code points |
+//! | [`Term::charlist`] | list of code points (Erlang's `"abc"`) | — |
+//! | `Vec<T>`, `&[T]`, `[T; N]` | proper list | proper list |
+//! | `()` | `{}` | `{}` |
+//! | tuples of 1 to 12 elements | tuple | tuple of that size |
+//! | `HashMap<K, V>`, `BTreeMap<K, V>` | map | map |
+//! | `Option<T>` | `undefined` for `None`, else `T` | `undefined` is `None` |
+//! | [`Atom`], [`Pid`], [`Port`], [`Reference`], [`Map`], [`BitString`], [`ExportFun`] | themselves | themselves |
+//! | [`bytes::Bytes`] | binary | binary |
+//!
+//! A `Vec<u8>` is a list of integers like any `Vec`; use [`Term::binary`]
+//! or `Bytes` for a binary.
 
 mod atom;
+mod beam_hash;
+mod bitsyntax;
+mod cloning;
 mod convert;
 mod decode;
+mod display;
 #[cfg(feature = "eetf")]
 mod eetf_conv;
 mod encode;
+mod equality;
+mod hashing;
+mod lex;
 mod map;
 mod order;
+mod parse;
 pub(crate) mod text;
 mod walk;
 
@@ -36,7 +117,9 @@ pub use decode::{
 pub use encode::{
     AtomCacheWriter, DEFAULT_COMPRESSION_LEVEL, EncodeError, EncodeOptions, MAX_COMPRESSION_LEVEL,
 };
-pub use map::Map;
+pub use map::{LINEAR_SCAN_MAX, MAP_SMALL_MAP_LIMIT, Map};
+pub use order::RECURSION_LIMIT;
+pub use parse::{MAX_LITERAL_BINARY_BYTES, MAX_NESTED_BINARIES};
 pub use text::ParseError;
 
 use bytes::Bytes;
@@ -54,8 +137,9 @@ pub const VERSION_MAGIC: u8 = 131;
 ///
 /// Integers that fit in an `i64` are always [`Term::Int`]; only larger ones are
 /// [`Term::BigInt`] (the decoder and the arithmetic helpers keep this
-/// normal form, and equality relies on it).
-#[derive(Debug)]
+/// normal form; equality also accepts a `BigInt` that would fit).
+///
+/// `Debug` prints the same Erlang syntax as `Display`.
 #[non_exhaustive]
 pub enum Term {
     /// An integer in the `i64` range.
@@ -93,7 +177,9 @@ pub enum Term {
 }
 
 /// A process identifier: `<0.80.0>` locally, or a pid on another node.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Ordered as the BEAM orders pids: serial, id, node name, creation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pid {
     /// The node the process runs on.
     pub node: Atom,
@@ -106,7 +192,9 @@ pub struct Pid {
 }
 
 /// A port identifier.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// Ordered as the BEAM orders ports: node name, creation, id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Port {
     /// The node the port belongs to.
     pub node: Atom,
@@ -122,8 +210,11 @@ pub const MAX_REFERENCE_WORDS: usize = 5;
 /// A reference, as made by `make_ref()`, monitors and aliases.
 ///
 /// The id words are stored inline (no allocation); OTP makes 3, V4_NC allows
-/// up to [`MAX_REFERENCE_WORDS`].
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// up to [`MAX_REFERENCE_WORDS`]. As in the BEAM, high id words that are 0 do
+/// not count: `[1,2,3]` and `[1,2,3,0]` are the same reference. Ordered as
+/// the BEAM orders references: node name, creation, then id words from the
+/// last one.
+#[derive(Debug, Clone)]
 pub struct Reference {
     /// The node that made the reference.
     pub node: Atom,

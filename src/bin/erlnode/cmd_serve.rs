@@ -81,7 +81,7 @@ pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     let node = b.start().await?;
     install_demo(&node)?;
-    println!("ready {}", node.name());
+    println!("ready {}", node.name().as_str());
     std::io::stdout().flush()?;
 
     let mut events = node.monitor_nodes();
