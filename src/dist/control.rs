@@ -220,6 +220,15 @@ pub fn decode_frame(frame: &Bytes, limits: &DecodeLimits) -> Result<Signal, Cont
     }
 }
 
+/// Element `i` of a control tuple; the arity checks make it present, and a
+/// missing one is an invalid message rather than a panic.
+fn el(t: &[Term], i: usize) -> Result<&Term, ControlError> {
+    t.get(i).ok_or(ControlError::Invalid {
+        op: 0,
+        why: "control tuple too short",
+    })
+}
+
 fn pid(t: &Term, op: u8, why: &'static str) -> Result<Pid, ControlError> {
     match t {
         Term::Pid(p) => Ok(p.clone()),
@@ -277,7 +286,7 @@ impl Signal {
                 });
             }
         };
-        let code = match &t[0] {
+        let code = match el(t, 0)? {
             Term::Int(i) => *i,
             _ => {
                 return Err(ControlError::Invalid {
@@ -319,23 +328,23 @@ impl Signal {
                 arity(3)?;
                 no_payload(&payload)?;
                 Signal::Link {
-                    from: pid(&t[1], op, "from must be a pid")?,
-                    to: pid(&t[2], op, "to must be a pid")?,
+                    from: pid(el(t, 1)?, op, "from must be a pid")?,
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
                 }
             }
             SEND | SEND_TT => {
                 arity(if op == SEND { 3 } else { 4 })?;
                 Signal::Send {
                     from: None,
-                    to: pid(&t[2], op, "to must be a pid")?,
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
                     msg: needs_payload(payload)?,
                 }
             }
             SEND_SENDER | SEND_SENDER_TT => {
                 arity(if op == SEND_SENDER { 3 } else { 4 })?;
                 Signal::Send {
-                    from: Some(pid(&t[1], op, "from must be a pid")?),
-                    to: pid(&t[2], op, "to must be a pid")?,
+                    from: Some(pid(el(t, 1)?, op, "from must be a pid")?),
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
                     msg: needs_payload(payload)?,
                 }
             }
@@ -343,9 +352,9 @@ impl Signal {
                 let tt = op == EXIT_TT || op == EXIT2_TT;
                 arity(if tt { 5 } else { 4 })?;
                 no_payload(&payload)?;
-                let from = pid(&t[1], op, "from must be a pid")?;
-                let to = pid(&t[2], op, "to must be a pid")?;
-                let reason = t[if tt { 4 } else { 3 }].clone();
+                let from = pid(el(t, 1)?, op, "from must be a pid")?;
+                let to = pid(el(t, 2)?, op, "to must be a pid")?;
+                let reason = el(t, if tt { 4 } else { 3 })?.clone();
                 if op == EXIT || op == EXIT_TT {
                     Signal::Exit { from, to, reason }
                 } else {
@@ -355,8 +364,8 @@ impl Signal {
             PAYLOAD_EXIT | PAYLOAD_EXIT_TT | PAYLOAD_EXIT2 | PAYLOAD_EXIT2_TT => {
                 let tt = op == PAYLOAD_EXIT_TT || op == PAYLOAD_EXIT2_TT;
                 arity(if tt { 4 } else { 3 })?;
-                let from = pid(&t[1], op, "from must be a pid")?;
-                let to = pid(&t[2], op, "to must be a pid")?;
+                let from = pid(el(t, 1)?, op, "from must be a pid")?;
+                let to = pid(el(t, 2)?, op, "to must be a pid")?;
                 let reason = needs_payload(payload)?;
                 if op == PAYLOAD_EXIT || op == PAYLOAD_EXIT_TT {
                     Signal::Exit { from, to, reason }
@@ -368,15 +377,15 @@ impl Signal {
                 arity(3)?;
                 no_payload(&payload)?;
                 Signal::Unlink {
-                    from: pid(&t[1], op, "from must be a pid")?,
-                    to: pid(&t[2], op, "to must be a pid")?,
+                    from: pid(el(t, 1)?, op, "from must be a pid")?,
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
                 }
             }
             REG_SEND | REG_SEND_TT => {
                 arity(if op == REG_SEND { 4 } else { 5 })?;
                 Signal::RegSend {
-                    from: pid(&t[1], op, "from must be a pid")?,
-                    to: atom(&t[3], op, "name must be an atom")?,
+                    from: pid(el(t, 1)?, op, "from must be a pid")?,
+                    to: atom(el(t, 3)?, op, "name must be an atom")?,
                     msg: needs_payload(payload)?,
                 }
             }
@@ -384,16 +393,16 @@ impl Signal {
                 arity(3)?;
                 no_payload(&payload)?;
                 Signal::GroupLeader {
-                    from: pid(&t[1], op, "group leader must be a pid")?,
-                    to: pid(&t[2], op, "to must be a pid")?,
+                    from: pid(el(t, 1)?, op, "group leader must be a pid")?,
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
                 }
             }
             MONITOR_P | DEMONITOR_P => {
                 arity(4)?;
                 no_payload(&payload)?;
-                let from = pid(&t[1], op, "from must be a pid")?;
-                let target = proc_ref(&t[2], op, "target must be a pid or an atom")?;
-                let reference = reference(&t[3], op, "monitor reference must be a reference")?;
+                let from = pid(el(t, 1)?, op, "from must be a pid")?;
+                let target = proc_ref(el(t, 2)?, op, "target must be a pid or an atom")?;
+                let reference = reference(el(t, 3)?, op, "monitor reference must be a reference")?;
                 if op == MONITOR_P {
                     Signal::Monitor {
                         from,
@@ -412,39 +421,40 @@ impl Signal {
                 arity(5)?;
                 no_payload(&payload)?;
                 Signal::MonitorExit {
-                    from: proc_ref(&t[1], op, "from must be a pid or an atom")?,
-                    to: pid(&t[2], op, "to must be a pid")?,
-                    reference: reference(&t[3], op, "monitor reference must be a reference")?,
-                    reason: t[4].clone(),
+                    from: proc_ref(el(t, 1)?, op, "from must be a pid or an atom")?,
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
+                    reference: reference(el(t, 3)?, op, "monitor reference must be a reference")?,
+                    reason: el(t, 4)?.clone(),
                 }
             }
             PAYLOAD_MONITOR_P_EXIT => {
                 arity(4)?;
                 Signal::MonitorExit {
-                    from: proc_ref(&t[1], op, "from must be a pid or an atom")?,
-                    to: pid(&t[2], op, "to must be a pid")?,
-                    reference: reference(&t[3], op, "monitor reference must be a reference")?,
+                    from: proc_ref(el(t, 1)?, op, "from must be a pid or an atom")?,
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
+                    reference: reference(el(t, 3)?, op, "monitor reference must be a reference")?,
                     reason: needs_payload(payload)?,
                 }
             }
             SPAWN_REQUEST | SPAWN_REQUEST_TT => {
                 arity(if op == SPAWN_REQUEST { 6 } else { 7 })?;
                 let mfa =
-                    t[4].as_tuple()
+                    el(t, 4)?
+                        .as_tuple()
                         .filter(|m| m.len() == 3)
                         .ok_or(ControlError::Invalid {
                             op,
                             why: "{M,F,Arity} expected",
                         })?;
                 let args = needs_payload(payload)?;
-                let opts = t[5].clone();
+                let opts = el(t, 5)?.clone();
                 if opts.as_list().is_none() {
                     return Err(ControlError::Invalid {
                         op,
                         why: "spawn options must be a proper list",
                     });
                 }
-                let arity = mfa[2].as_i64().ok_or(ControlError::Invalid {
+                let arity = el(mfa, 2)?.as_i64().ok_or(ControlError::Invalid {
                     op,
                     why: "arity must be an integer",
                 })?;
@@ -455,11 +465,11 @@ impl Signal {
                     });
                 }
                 Signal::SpawnRequest {
-                    req_id: reference(&t[1], op, "request id must be a reference")?,
-                    from: pid(&t[2], op, "from must be a pid")?,
-                    group_leader: pid(&t[3], op, "group leader must be a pid")?,
-                    module: atom(&mfa[0], op, "module must be an atom")?,
-                    function: atom(&mfa[1], op, "function must be an atom")?,
+                    req_id: reference(el(t, 1)?, op, "request id must be a reference")?,
+                    from: pid(el(t, 2)?, op, "from must be a pid")?,
+                    group_leader: pid(el(t, 3)?, op, "group leader must be a pid")?,
+                    module: atom(el(mfa, 0)?, op, "module must be an atom")?,
+                    function: atom(el(mfa, 1)?, op, "function must be an atom")?,
                     args,
                     opts,
                 }
@@ -467,7 +477,7 @@ impl Signal {
             SPAWN_REPLY | SPAWN_REPLY_TT => {
                 arity(if op == SPAWN_REPLY { 5 } else { 6 })?;
                 no_payload(&payload)?;
-                let flags = t[3]
+                let flags = el(t, 3)?
                     .as_i64()
                     .and_then(|f| u32::try_from(f).ok())
                     .filter(|f| *f < 1 << 27)
@@ -476,26 +486,26 @@ impl Signal {
                         why: "bad spawn reply flags",
                     })?;
                 Signal::SpawnReply {
-                    req_id: reference(&t[1], op, "request id must be a reference")?,
-                    to: pid(&t[2], op, "to must be a pid")?,
+                    req_id: reference(el(t, 1)?, op, "request id must be a reference")?,
+                    to: pid(el(t, 2)?, op, "to must be a pid")?,
                     flags,
-                    result: t[4].clone(),
+                    result: el(t, 4)?.clone(),
                 }
             }
             ALIAS_SEND | ALIAS_SEND_TT => {
                 arity(if op == ALIAS_SEND { 3 } else { 4 })?;
                 Signal::AliasSend {
-                    from: pid(&t[1], op, "from must be a pid")?,
-                    alias: reference(&t[2], op, "alias must be a reference")?,
+                    from: pid(el(t, 1)?, op, "from must be a pid")?,
+                    alias: reference(el(t, 2)?, op, "alias must be a reference")?,
                     msg: needs_payload(payload)?,
                 }
             }
             UNLINK_ID | UNLINK_ID_ACK => {
                 arity(4)?;
                 no_payload(&payload)?;
-                let id = unlink_id(&t[1], op)?;
-                let from = pid(&t[2], op, "from must be a pid")?;
-                let to = pid(&t[3], op, "to must be a pid")?;
+                let id = unlink_id(el(t, 1)?, op)?;
+                let from = pid(el(t, 2)?, op, "from must be a pid")?;
+                let to = pid(el(t, 3)?, op, "to must be a pid")?;
                 if op == UNLINK_ID {
                     Signal::UnlinkId { id, from, to }
                 } else {
@@ -509,7 +519,7 @@ impl Signal {
                         why: "wrong tuple arity",
                     });
                 }
-                let flags = t[1].as_i64().ok_or(ControlError::Invalid {
+                let flags = el(t, 1)?.as_i64().ok_or(ControlError::Invalid {
                     op,
                     why: "flags must be an integer",
                 })?;
@@ -519,30 +529,30 @@ impl Signal {
                         why: "token flag without a token",
                     });
                 }
-                let from = pid(&t[2], op, "sender must be a pid")?;
+                let from = pid(el(t, 2)?, op, "sender must be a pid")?;
                 let body = needs_payload(payload)?;
                 if flags & altact::EXIT != 0 {
                     Signal::Exit2 {
                         from,
-                        to: pid(&t[3], op, "exit target must be a pid")?,
+                        to: pid(el(t, 3)?, op, "exit target must be a pid")?,
                         reason: body,
                     }
                 } else if flags & altact::ALIAS != 0 {
                     Signal::AliasSend {
                         from,
-                        alias: reference(&t[3], op, "alias must be a reference")?,
+                        alias: reference(el(t, 3)?, op, "alias must be a reference")?,
                         msg: body,
                     }
                 } else if flags & altact::NAME != 0 {
                     Signal::RegSend {
                         from,
-                        to: atom(&t[3], op, "name must be an atom")?,
+                        to: atom(el(t, 3)?, op, "name must be an atom")?,
                         msg: body,
                     }
                 } else {
                     Signal::Send {
                         from: Some(from),
-                        to: pid(&t[3], op, "to must be a pid")?,
+                        to: pid(el(t, 3)?, op, "to must be a pid")?,
                         msg: body,
                     }
                 }
@@ -626,7 +636,9 @@ pub fn encode_frame(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result
             len,
         });
     };
-    out[start..start + 4].copy_from_slice(&len32.to_be_bytes());
+    if let Some(head) = out.get_mut(start..start + 4) {
+        head.copy_from_slice(&len32.to_be_bytes());
+    }
     Ok(())
 }
 

@@ -33,10 +33,10 @@ pub struct FrameTooLong {
 /// Cuts the next frame out of `buf`. `Ok(None)` means more bytes are needed.
 /// The length is checked against `max` before anything is buffered for it.
 pub fn next_frame(buf: &mut BytesMut, max: usize) -> Result<Option<Frame>, FrameTooLong> {
-    let Some(head) = buf.get(..4) else {
+    let Some(head) = buf.first_chunk::<4>() else {
         return Ok(None);
     };
-    let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    let len = u32::from_be_bytes(*head) as usize;
     if len > max {
         return Err(FrameTooLong { len, max });
     }

@@ -1,6 +1,16 @@
 //! The distribution protocol after the handshake: framing, control messages,
 //! and the task that owns each peer connection.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod control;
 pub mod frame;
 

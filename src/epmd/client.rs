@@ -478,7 +478,7 @@ async fn read_alive2_reply(
                 detail: format!("connection closed after a partial reply {buf:?}"),
             });
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         if let Some((reply, used)) = wire::parse_alive2_reply(&buf)? {
             if used != buf.len() {
                 return Err(EpmdError::UnexpectedReply {
@@ -511,7 +511,7 @@ async fn read_to_eof(
         if buf.len() + n > max {
             return Err(EpmdError::ReplyTooLong { addr, request, max });
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
     }
 }
 

@@ -10,6 +10,16 @@
 //! Sources: `erts/epmd/src/epmd_srv.c`, `lib/kernel/src/erl_epmd.erl`,
 //! `erts/doc/guides/erl_dist_protocol.md` ("EPMD Protocol").
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod client;
 mod registry;
 pub mod server;

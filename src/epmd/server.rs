@@ -571,7 +571,7 @@ async fn read_request(stream: &mut TcpStream) -> Result<Request, String> {
                 buf.len()
             ));
         }
-        buf.extend_from_slice(&chunk[..n]);
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         match wire::parse_request(&buf) {
             Ok(None) => continue,
             Ok(Some((req, used))) if used == buf.len() => return Ok(req),

@@ -186,10 +186,10 @@ pub enum Request {
 /// without a reply: a `Len` of 0 or above [`MAX_REQUEST_LEN`], an unknown
 /// opcode, or a malformed body.
 pub fn parse_request(buf: &[u8]) -> Result<Option<(Request, usize)>, EpmdError> {
-    let Some(len_bytes) = buf.get(..2) else {
+    let Some(len_bytes) = buf.first_chunk::<2>() else {
         return Ok(None);
     };
-    let len = usize::from(u16::from_be_bytes([len_bytes[0], len_bytes[1]]));
+    let len = usize::from(u16::from_be_bytes(*len_bytes));
     if len == 0 || len > MAX_REQUEST_LEN {
         return Err(EpmdError::BadRequestLength {
             len,
@@ -225,8 +225,8 @@ fn malformed(what: &'static str) -> EpmdError {
 }
 
 fn be16(b: &[u8], at: usize) -> Option<u16> {
-    let s = b.get(at..at + 2)?;
-    Some(u16::from_be_bytes([s[0], s[1]]))
+    let s = b.get(at..)?.first_chunk::<2>()?;
+    Some(u16::from_be_bytes(*s))
 }
 
 /// ALIVE2_REQ body, with OTP's checks: at least one name byte, Nlen and Elen
@@ -437,14 +437,14 @@ pub fn parse_alive2_reply(buf: &[u8]) -> Result<Option<(Alive2Reply, usize)>, Ep
     };
     match tag {
         ALIVE2_X_RESP => {
-            let Some(b) = buf.get(..6) else {
+            let Some(&[_, result, c0, c1, c2, c3]) = buf.first_chunk::<6>() else {
                 return Ok(None);
             };
-            let creation = u32::from_be_bytes([b[2], b[3], b[4], b[5]]);
+            let creation = u32::from_be_bytes([c0, c1, c2, c3]);
             let form = Alive2Form::Extended;
             Ok(Some((
                 Alive2Reply {
-                    result: b[1],
+                    result,
                     creation,
                     form,
                 },
@@ -452,14 +452,14 @@ pub fn parse_alive2_reply(buf: &[u8]) -> Result<Option<(Alive2Reply, usize)>, Ep
             )))
         }
         ALIVE2_RESP => {
-            let Some(b) = buf.get(..4) else {
+            let Some(&[_, result, c0, c1]) = buf.first_chunk::<4>() else {
                 return Ok(None);
             };
-            let creation = u32::from(u16::from_be_bytes([b[2], b[3]]));
+            let creation = u32::from(u16::from_be_bytes([c0, c1]));
             let form = Alive2Form::Legacy;
             Ok(Some((
                 Alive2Reply {
-                    result: b[1],
+                    result,
                     creation,
                     form,
                 },
@@ -568,7 +568,7 @@ pub fn encode_names_reply<'a>(
 /// read `name N at port P` and a final unterminated line are skipped; names
 /// must be UTF-8.
 pub fn parse_names_reply(buf: &[u8]) -> Result<NamesReply, EpmdError> {
-    let Some(port) = buf.get(..4) else {
+    let Some(port) = buf.first_chunk::<4>() else {
         return Err(EpmdError::UnexpectedReply {
             request: "NAMES_REQ",
             detail: format!(
@@ -577,9 +577,9 @@ pub fn parse_names_reply(buf: &[u8]) -> Result<NamesReply, EpmdError> {
             ),
         });
     };
-    let epmd_port = u32::from_be_bytes([port[0], port[1], port[2], port[3]]);
+    let epmd_port = u32::from_be_bytes(*port);
     let mut names = Vec::new();
-    let text = &buf[4..];
+    let text = buf.get(4..).unwrap_or_default();
     let mut lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
     // The piece after the last '\n' is unterminated (or empty).
     lines.pop();
@@ -650,19 +650,23 @@ pub fn parse_dump_reply(buf: &[u8]) -> Result<DumpReply, EpmdError> {
         request: "DUMP_REQ",
         detail,
     };
-    let Some(port) = buf.get(..4) else {
+    let Some(port) = buf.first_chunk::<4>() else {
         return Err(bad(format!(
             "reply is {} bytes, shorter than its 4-byte header",
             buf.len()
         )));
     };
-    let epmd_port = u32::from_be_bytes([port[0], port[1], port[2], port[3]]);
+    let epmd_port = u32::from_be_bytes(*port);
     let mut reply = DumpReply {
         epmd_port,
         active: Vec::new(),
         old: Vec::new(),
     };
-    let mut items: Vec<&[u8]> = buf[4..].split(|&b| b == 0).collect();
+    let mut items: Vec<&[u8]> = buf
+        .get(4..)
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .collect();
     if items.pop().is_some_and(|last| !last.is_empty()) {
         return Err(bad("last entry is not NUL-terminated".into()));
     }

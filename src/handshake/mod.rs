@@ -15,6 +15,16 @@
 //! * the initiator requires the acceptor's name to be exactly the dialled name;
 //! * digests are MD5(cookie ++ decimal challenge), compared in constant time.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 pub mod acceptor;
 pub mod digest;
 pub mod flags;

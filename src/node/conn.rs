@@ -452,7 +452,7 @@ impl ConnIo<'_> {
                     // Cannot happen: the Conn holds a sender.
                     None => return DownReason::Disconnect,
                 },
-                w = writer.write(&self.wbuf[self.wpos..]), if have_output => match w {
+                w = writer.write(self.wbuf.get(self.wpos..).unwrap_or_default()), if have_output => match w {
                     Ok(0) => return DownReason::ConnectionClosed,
                     Ok(n) => {
                         wrote_this_period = true;
@@ -501,7 +501,9 @@ impl ConnIo<'_> {
     /// because a peer that does not read would hold us forever.
     async fn flush_and_close(&mut self, writer: &mut Box<dyn AsyncWrite + Send + Unpin>) {
         let _ = tokio::time::timeout(FLUSH_ON_CLOSE_TIMEOUT, async {
-            let _ = writer.write_all(&self.wbuf[self.wpos..]).await;
+            let _ = writer
+                .write_all(self.wbuf.get(self.wpos..).unwrap_or_default())
+                .await;
             let _ = writer.shutdown().await;
         })
         .await;

@@ -5,6 +5,16 @@
 //! down: connections close (peers see `nodedown`) and the EPMD registration
 //! ends. Internally everything holds an `Arc<NodeInner>`.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 mod conn;
 pub mod functions;
 mod handle;

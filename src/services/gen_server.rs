@@ -28,7 +28,7 @@ pub enum Request {
 impl Request {
     /// Classifies a message.
     pub fn parse(msg: Term) -> Request {
-        let is_call = matches!(msg.as_tuple(), Some([tag, Term::Tuple(from), _]) if tag.is_atom("$gen_call") && from.len() == 2 && matches!(from[0], Term::Pid(_)));
+        let is_call = matches!(msg.as_tuple(), Some([tag, Term::Tuple(from), _]) if tag.is_atom("$gen_call") && from.len() == 2 && matches!(from.first(), Some(Term::Pid(_))));
         let is_cast = matches!(msg.as_tuple(), Some([tag, _]) if tag.is_atom("$gen_cast"));
         if !is_call && !is_cast {
             return Request::Info(msg);
@@ -62,13 +62,13 @@ impl Request {
 /// The alias inside a `[alias|Ref]` tag.
 pub fn alias_of(tag: &Term) -> Option<&crate::term::Reference> {
     match tag {
-        Term::ImproperList(head, tail) if head.len() == 1 && head[0].is_atom("alias") => {
+        Term::ImproperList(head, tail) if matches!(head.as_slice(), [a] if a.is_atom("alias")) => {
             match &**tail {
                 Term::Ref(r) => Some(r),
                 _ => None,
             }
         }
-        Term::ImproperList(head, _) if !head.is_empty() => match &head[0] {
+        Term::ImproperList(head, _) => match head.first()? {
             // `[[alias|Ref]|Extra]`, the older extended form.
             inner @ Term::ImproperList(..) => alias_of(inner),
             _ => None,

@@ -40,10 +40,10 @@ fn handle(req: &Term, from: &crate::term::Pid) -> Term {
         }
         _ => return Term::tuple(vec![Term::atom("error"), Term::atom("request")]),
     };
-    let Some(kind) = items.first().and_then(Term::as_atom) else {
+    let Some((Term::Atom(kind), rest)) = items.split_first() else {
         return Term::tuple(vec![Term::atom("error"), Term::atom("request")]);
     };
-    let text = match (kind.as_str(), &items[1..]) {
+    let text = match (kind.as_str(), rest) {
         ("put_chars", [_, chars]) | ("put_chars", [chars]) => chars_to_string(chars),
         ("put_chars", [_, m, f, args]) | ("put_chars", [m, f, args]) => {
             if m.is_atom("io_lib") && f.is_atom("format") {
