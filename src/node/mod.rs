@@ -86,6 +86,8 @@ pub(crate) struct Config {
     pub max_frame_len: usize,
     pub epmd_port: u16,
     pub long_names: bool,
+    /// TLS distribution (`-proto_dist inet_tls`) when set; plain TCP otherwise.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The shared state of a running node.
