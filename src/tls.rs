@@ -293,7 +293,7 @@ impl TlsConfig {
 
     /// The accepting side: a TLS handshake over `io` that requires a client
     /// certificate signed by a trusted CA, within `timeout`.
-    pub async fn accept<IO>(
+    pub(crate) async fn accept<IO>(
         &self,
         io: IO,
         timeout: Duration,
@@ -315,7 +315,7 @@ impl TlsConfig {
     /// name has the host part `host`, within `timeout`. SNI is `host` (when
     /// it is a DNS name), and the peer's certificate must name it unless
     /// [`TlsOptions::verify_hostname`] is off.
-    pub async fn connect<IO>(
+    pub(crate) async fn connect<IO>(
         &self,
         host: &str,
         io: IO,
@@ -338,7 +338,11 @@ impl TlsConfig {
     /// Explains a distribution handshake that failed inside TLS because of
     /// TLS (for example a TLS 1.3 server refusing our certificate, which the
     /// client only learns on its first read). `None`: not a TLS problem.
-    pub fn explain_handshake_error(&self, e: &HandshakeError, role: Role) -> Option<TlsError> {
+    pub(crate) fn explain_handshake_error(
+        &self,
+        e: &HandshakeError,
+        role: Role,
+    ) -> Option<TlsError> {
         let HandshakeError::Io(io) = e else {
             return None;
         };
@@ -461,7 +465,7 @@ impl TlsConfig {
 
 /// Which side of the TLS handshake we are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// We accepted the connection.
     Server,
     /// We dialled.
@@ -497,7 +501,7 @@ fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
 }
 
 /// The TLS server name for the host part of a node name.
-pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     // `[::1]`-style brackets are not part of an Erlang host, but be lenient.
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(bare.to_string()).map_err(|_| TlsError::BadHost {
@@ -971,6 +975,31 @@ mod tests {
         let (srv, _) = pair(&s, &c, "vm").await;
         let e = srv.unwrap_err().to_string();
         assert!(e.contains("serverAuth and clientAuth"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn server_refuses_a_client_without_a_certificate() {
+        let ca = new_ca("ca");
+        let s = config(&ca, &["vm"]);
+        let mut roots = RootCertStore::empty();
+        for c in CertificateDer::pem_slice_iter(ca.pem.as_bytes()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let anonymous = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let connector = TlsConnector::from(Arc::new(anonymous));
+        let (srv, _cli) = tokio::join!(
+            s.accept(a, T),
+            connector.connect(server_name("vm").unwrap(), b)
+        );
+        let e = srv.unwrap_err();
+        assert!(matches!(e, TlsError::NoPeerCertificate), "{e}");
+        assert!(e.to_string().contains("needs one on both sides"), "{e}");
     }
 
     #[tokio::test]
