@@ -14,6 +14,7 @@ pub mod name;
 pub mod node;
 pub mod services;
 pub mod term;
+pub mod tls;
 
 pub use node::{Mailbox, Node, NodeBuilder, NodeError, NodeEvent};
 pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term};

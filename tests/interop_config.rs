@@ -223,6 +223,7 @@ fn cookie_file_with_bad_permissions_is_refused_like_erl() {
         ])
         .env("HOME", &home)
         .env("ERL_EPMD_PORT", free_port().to_string())
+        .env("ERL_CRASH_DUMP_SECONDS", "0")
         .output()
         .unwrap();
     let erl_text = format!(

@@ -100,6 +100,8 @@ pub(crate) struct Config {
     pub max_connections: usize,
     pub max_pending_handshakes: usize,
     pub max_send_queue: usize,
+    /// TLS distribution (`-proto_dist inet_tls`) when set; plain TCP otherwise.
+    pub tls: Option<crate::tls::TlsConfig>,
 }
 
 /// Default cap on connections to peers, both directions: far above any

@@ -11,6 +11,7 @@ use crate::handshake::{
 };
 use crate::name::NodeName;
 use crate::term::Atom;
+use crate::tls::{DistStream, Role, TlsConfig};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +39,7 @@ pub struct NodeBuilder {
     max_connections: usize,
     max_pending_handshakes: usize,
     max_send_queue: usize,
+    tls: Option<TlsConfig>,
 }
 
 impl Node {
@@ -64,6 +66,7 @@ impl Node {
             max_connections: super::DEFAULT_MAX_CONNECTIONS,
             max_pending_handshakes: super::DEFAULT_MAX_PENDING_HANDSHAKES,
             max_send_queue: super::DEFAULT_MAX_SEND_QUEUE,
+            tls: None,
         }
     }
 }
@@ -194,6 +197,14 @@ impl NodeBuilder {
         self
     }
 
+    /// TLS distribution, like `erl -proto_dist inet_tls`: every connection,
+    /// accepted or dialled, runs TLS with these settings (see [`crate::tls`]).
+    /// Peers must run TLS too; EPMD is used as with TCP.
+    pub fn tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
     /// Starts the node: listens, registers with EPMD and serves.
     pub async fn start(self) -> Result<Node, NodeError> {
         let name = if self.long_names {
@@ -247,6 +258,7 @@ impl NodeBuilder {
             max_connections: self.max_connections,
             max_pending_handshakes: self.max_pending_handshakes,
             max_send_queue: self.max_send_queue,
+            tls: self.tls.clone(),
         };
         let atom = Atom::new(name.as_str()).map_err(|e| NodeError::BadName(e.to_string()))?;
         let inner = Arc::new(NodeInner::new(
@@ -269,6 +281,13 @@ impl NodeBuilder {
         let _ = inner.life.set(Arc::downgrade(&life));
         inner.start_services();
         tracing::info!(node = %inner.name, creation, port = listen_port, epmd_port, "node started");
+        if let Some(tls) = &inner.cfg.tls {
+            tracing::info!(
+                cert = tls.cert_origin(),
+                cacert = tls.cacert_origin(),
+                "TLS distribution on"
+            );
+        }
         Ok(Node { inner, life })
     }
 
@@ -313,6 +332,7 @@ impl std::fmt::Debug for NodeBuilder {
             .field("epmd_port", &self.epmd_port)
             .field("listen_ip", &self.listen_ip)
             .field("listen_ports", &self.listen_ports)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -467,8 +487,14 @@ async fn accept_loop(node: Arc<NodeInner>, listener: TcpListener) {
     }
 }
 
+/// Handshake framing: 2-byte lengths over TCP, 4-byte inside TLS (§6h).
 fn handshake_opts(node: &NodeInner) -> HandshakeOptions {
-    HandshakeOptions::tcp().with_step_timeout(node.cfg.handshake_timeout)
+    let opts = if node.cfg.tls.is_some() {
+        HandshakeOptions::tls()
+    } else {
+        HandshakeOptions::tcp()
+    };
+    opts.with_step_timeout(node.cfg.handshake_timeout)
 }
 
 /// What the acceptor decided for one incoming connection.
@@ -480,14 +506,34 @@ enum Picked {
 }
 
 impl NodeInner {
-    /// One incoming connection: handshake, then the connection loop.
+    /// One incoming connection: TLS (when on), handshake, then the
+    /// connection loop. `permit` counts it against max_pending_handshakes
+    /// until the handshake is over.
     async fn accept_one(
         self: Arc<Self>,
-        mut stream: TcpStream,
+        stream: TcpStream,
         addr: SocketAddr,
         permit: tokio::sync::OwnedSemaphorePermit,
     ) {
         let _ = stream.set_nodelay(true);
+        // Log IPv4 peers of the dual-stack listener as 1.2.3.4, not ::ffff:1.2.3.4.
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        match &self.cfg.tls {
+            None => self.accept_on(stream, addr, permit).await,
+            Some(tls) => match tls.accept(stream, self.cfg.handshake_timeout).await {
+                Ok(s) => self.accept_on(s, addr, permit).await,
+                Err(e) => tracing::warn!("TLS connection from {addr} refused: {e}"),
+            },
+        }
+    }
+
+    /// The distribution handshake as acceptor over `stream`.
+    async fn accept_on<S: DistStream>(
+        self: Arc<Self>,
+        mut stream: S,
+        addr: SocketAddr,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) {
         let cfg = {
             let mut c =
                 AcceptorConfig::new(self.node_name.clone(), self.creation, self.cookie_jar());
@@ -523,17 +569,22 @@ impl NodeInner {
                     tracing::debug!(peer = %conn.peer, "another connection to the peer won; closing this one");
                     return;
                 };
-                let (r, w) = stream.into_split();
+                let (r, w) = stream.into_halves();
                 let est = Established {
-                    reader: Box::new(r),
-                    writer: Box::new(w),
+                    reader: r,
+                    writer: w,
                     flags: est.negotiated_flags,
                     leftover,
                 };
                 self.run(conn, est, queue).await;
             }
             Err(e) => {
-                log_rejected(&e, addr);
+                let tls_err = (self.cfg.tls.as_ref())
+                    .and_then(|t| t.explain_handshake_error(&e, Role::Server));
+                match tls_err {
+                    Some(te) => tracing::warn!("TLS connection from {addr} refused: {te}"),
+                    None => log_rejected(&e, addr),
+                }
                 if let Some(Picked::Conn(c)) = picked {
                     if c.take_queue().is_some() {
                         self.conn_failed(&c, format!("incoming handshake failed: {e}"));
@@ -619,7 +670,7 @@ impl NodeInner {
                 )));
             }
         };
-        let mut stream = match tokio::time::timeout(
+        let stream = match tokio::time::timeout(
             super::conn::CONNECT_TIMEOUT,
             TcpStream::connect((host, port)),
         )
@@ -638,26 +689,54 @@ impl NodeInner {
             }
         };
         let _ = stream.set_nodelay(true);
+        match &self.cfg.tls {
+            None => self.dial_on(stream, peer_name).await,
+            Some(tls) => match tls.connect(host, stream, self.cfg.handshake_timeout).await {
+                Ok(s) => self.dial_on(s, peer_name).await,
+                Err(e) => {
+                    let why = format!("TLS connection to {peer} ({host}:{port}) refused: {e}");
+                    tracing::warn!("{why}");
+                    Err(DialError::Failed(why))
+                }
+            },
+        }
+    }
+
+    /// The distribution handshake as initiator over `stream`.
+    async fn dial_on<S: DistStream>(
+        self: &Arc<Self>,
+        mut stream: S,
+        peer_name: NodeName,
+    ) -> Result<Established, DialError> {
         let mut cfg = InitiatorConfig::new(
             self.node_name.clone(),
             self.creation,
-            peer_name,
+            peer_name.clone(),
             self.cookie_jar(),
         );
         cfg.flags = self.flags;
         cfg.required_flags = DistFlags::MANDATORY_25;
         match handshake::connect(&mut stream, cfg, &handshake_opts(self)).await {
             Ok((est, leftover)) => {
-                let (r, w) = stream.into_split();
+                let (r, w) = stream.into_halves();
                 Ok(Established {
-                    reader: Box::new(r),
-                    writer: Box::new(w),
+                    reader: r,
+                    writer: w,
                     flags: est.negotiated_flags,
                     leftover,
                 })
             }
             Err(HandshakeError::Nok { .. }) => Err(DialError::Nok),
-            Err(e) => Err(DialError::Failed(e.to_string())),
+            Err(e) => match (self.cfg.tls.as_ref())
+                .and_then(|t| t.explain_handshake_error(&e, Role::Client))
+            {
+                Some(te) => {
+                    let why = format!("TLS connection to {peer_name} refused: {te}");
+                    tracing::warn!("{why}");
+                    Err(DialError::Failed(why))
+                }
+                None => Err(DialError::Failed(e.to_string())),
+            },
         }
     }
 

@@ -40,6 +40,8 @@ pub struct Args {
     /// Address to listen on (default: all IPv6 and IPv4 addresses).
     #[arg(long)]
     bind: Option<std::net::IpAddr>,
+    #[command(flatten)]
+    tls: crate::common::TlsArgs,
 }
 
 pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
@@ -78,6 +80,9 @@ pub async fn run(a: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(ip) = a.bind {
         b = b.listen_ip(ip);
+    }
+    if let Some(tls) = a.tls.load()? {
+        b = b.tls(tls);
     }
     let node = b.start().await?;
     install_demo(&node)?;

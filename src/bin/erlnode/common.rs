@@ -1,4 +1,5 @@
-//! What the client commands share: the cookie option and a short-lived node.
+//! What the client commands share: the cookie option, the TLS options and a
+//! short-lived node.
 
 use erlnode::Node;
 use std::time::Duration;
@@ -12,6 +13,44 @@ pub struct ClientOpts {
     /// Seconds to wait for the peer.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS distribution (`erl -proto_dist inet_tls`), for `serve` and the
+/// client commands. All three files, or none.
+#[derive(clap::Args, Debug)]
+pub struct TlsArgs {
+    /// Use TLS distribution with this certificate (PEM; the node's own
+    /// certificate first, then any intermediates). Used in both roles, like
+    /// certfile under server and client in erl's -ssl_dist_optfile.
+    #[arg(long, value_name = "PEM", requires_all = ["tls_key", "tls_cacert"])]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, EC or RSA).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// CA certificates (PEM) that peers' certificates must be signed by;
+    /// peers are verified in both roles.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_cacert: Option<std::path::PathBuf>,
+    /// When dialling, do not require the peer's certificate to name the host
+    /// part of its node name (the chain to the CA is still checked).
+    #[arg(long, requires = "tls_cert")]
+    pub tls_no_verify_hostname: bool,
+}
+
+impl TlsArgs {
+    /// The loaded TLS settings, or `None` for plain TCP.
+    pub fn load(&self) -> anyhow::Result<Option<erlnode::tls::TlsConfig>> {
+        let (Some(cert), Some(key), Some(ca)) = (&self.tls_cert, &self.tls_key, &self.tls_cacert)
+        else {
+            return Ok(None);
+        };
+        let cfg = erlnode::tls::TlsOptions::from_files(cert, key, ca)
+            .verify_hostname(!self.tls_no_verify_hostname)
+            .load()?;
+        Ok(Some(cfg))
+    }
 }
 
 impl ClientOpts {
@@ -39,6 +78,9 @@ pub async fn client_node(peer: &str, opts: &ClientOpts) -> anyhow::Result<Node> 
     let mut b = Node::builder(&name).long_names(long).publish(false);
     if let Some(c) = &opts.cookie {
         b = b.cookie(c);
+    }
+    if let Some(tls) = opts.tls.load()? {
+        b = b.tls(tls);
     }
     Ok(b.start().await?)
 }
