@@ -117,6 +117,14 @@ impl Node {
         }
     }
 
+    /// Live local processes: mailboxes, processes spawned by peers, calls
+    /// being served, and the node's own services (`rex`, `net_kernel`, the
+    /// io server). Work a peer abandoned (a timed-out call) is gone from
+    /// this count once it has stopped.
+    pub fn process_count(&self) -> usize {
+        self.inner.process_count()
+    }
+
     /// A new anonymous process.
     pub fn mailbox(&self) -> Mailbox {
         self.inner.spawn_mailbox()

@@ -39,6 +39,7 @@ pub struct NodeBuilder {
     max_connections: usize,
     max_pending_handshakes: usize,
     max_send_queue: usize,
+    max_mailbox_len: usize,
     tls: Option<TlsConfig>,
 }
 
@@ -66,6 +67,7 @@ impl Node {
             max_connections: super::DEFAULT_MAX_CONNECTIONS,
             max_pending_handshakes: super::DEFAULT_MAX_PENDING_HANDSHAKES,
             max_send_queue: super::DEFAULT_MAX_SEND_QUEUE,
+            max_mailbox_len: super::DEFAULT_MAX_MAILBOX_LEN,
             tls: None,
         }
     }
@@ -197,6 +199,16 @@ impl NodeBuilder {
         self
     }
 
+    /// Most messages one local process may have queued and unread (default
+    /// [`super::DEFAULT_MAX_MAILBOX_LEN`]). A process whose mailbox grows past
+    /// it is ended with reason `{erlnode, mailbox_overflow}`: its queue is
+    /// freed, and its links and monitors (on peers too) fire with that
+    /// reason, so senders learn it. It cannot be trapped.
+    pub fn max_mailbox_len(mut self, n: usize) -> Self {
+        self.max_mailbox_len = n.max(1);
+        self
+    }
+
     /// TLS distribution, like `erl -proto_dist inet_tls`: every connection,
     /// accepted or dialled, runs TLS with these settings (see [`crate::tls`]).
     /// Peers must run TLS too; EPMD is used as with TCP.
@@ -258,6 +270,7 @@ impl NodeBuilder {
             max_connections: self.max_connections,
             max_pending_handshakes: self.max_pending_handshakes,
             max_send_queue: self.max_send_queue,
+            max_mailbox_len: self.max_mailbox_len,
             tls: self.tls.clone(),
         };
         let atom = Atom::new(name.as_str()).map_err(|e| NodeError::BadName(e.to_string()))?;
