@@ -1,0 +1,525 @@
+//! Issue 4 against real `erl`, in both directions: links, exit signals,
+//! monitors, aliases, connection loss, node monitoring, rpc/erpc served and
+//! called, rex and `erl_call`, spawn, group leaders, gen_server, the CLI; and
+//! issue 7's unread-mailbox policy.
+mod common;
+use common::*;
+use erlnode::node::{CallError, Class, DownReason, Exception, RpcError, SpawnOpts};
+use erlnode::{Mailbox, Node, NodeBuilder, NodeEvent, Term};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::runtime::Runtime;
+
+/// How long any single expected message may take.
+const WAIT: Duration = Duration::from_secs(10);
+
+fn runtime() -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn t(text: &str) -> Term {
+    text.parse()
+        .unwrap_or_else(|e| panic!("bad term {text:?}: {e}"))
+}
+
+fn atom(s: &str) -> Term {
+    Term::atom(s)
+}
+
+/// An in-process erlnode node and a real erl connected to it. In erl, `Self`
+/// is the evaluator's pid and `RN` the Rust node's name. The Rust mailbox
+/// `pids` receives what [`Rig::take`] asks erl to send.
+struct Rig {
+    node: Node,
+    erl: Erl,
+    pids: Mailbox,
+    cookie: String,
+    rt: Runtime,
+    epmd: Epmd,
+}
+
+impl Rig {
+    fn start() -> Rig {
+        Rig::with(|b| b)
+    }
+
+    fn with(f: impl FnOnce(NodeBuilder) -> NodeBuilder) -> Rig {
+        let epmd = Epmd::start();
+        let cookie = unique_cookie();
+        let rt = runtime();
+        let node = rt
+            .block_on(
+                f(Node::builder(&unique("rs"))
+                    .cookie(&cookie)
+                    .epmd_port(epmd.port))
+                .start(),
+            )
+            .unwrap();
+        let pids = node.register_mailbox("pids").unwrap();
+        let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+        erl.eval_ok(&format!("Self = self(), RN = '{}'", node.name()));
+        Rig {
+            node,
+            erl,
+            pids,
+            cookie,
+            rt,
+            epmd,
+        }
+    }
+
+    fn rn(&self) -> String {
+        self.node.name().to_string()
+    }
+
+    /// Evaluates `expr` in erl and returns its value, sent over distribution.
+    fn take(&mut self, expr: &str) -> Term {
+        self.erl
+            .eval_ok(&format!("{{pids, RN}} ! {{took, begin {expr} end}}, ok"));
+        let got = self
+            .rt
+            .block_on(self.pids.recv_match(
+                |m| matches!(m.as_tuple(), Some([tag, _]) if tag.is_atom("took")),
+                Some(WAIT),
+            ))
+            .unwrap()
+            .unwrap_or_else(|| panic!("erl never sent the value of {expr}"));
+        got.into_tuple().unwrap().pop().unwrap()
+    }
+
+    fn take_pid(&mut self, expr: &str) -> erlnode::Pid {
+        match self.take(expr) {
+            Term::Pid(ref p) => p.clone(),
+            other => panic!("{expr} is not a pid: {other}"),
+        }
+    }
+
+    /// Binds `var` in erl to `value`, sent over distribution.
+    fn give(&mut self, var: &str, value: Term) {
+        {
+            let _g = self.rt.enter();
+            self.pids.send(
+                ("erlnode_ctl_eval", self.erl.node.as_str()),
+                Term::tuple(vec![atom("give"), atom(var), value]),
+            );
+        }
+        self.erl.eval_ok(&format!(
+            "{var} = receive {{give, '{var}', Give_{var}}} -> Give_{var} after 10000 -> error(nothing_given) end"
+        ));
+    }
+
+    /// Polls an erl expression until it prints `true`.
+    fn erl_until(&mut self, what: &str, expr: &str) {
+        let erl = &mut self.erl;
+        wait_until(what, WAIT, || erl.eval_ok(expr) == "true");
+    }
+
+    /// The next message of `mb`; panics after [`WAIT`] or if it exited.
+    fn recv(&self, mb: &mut Mailbox) -> Term {
+        self.rt
+            .block_on(mb.recv_timeout(WAIT))
+            .unwrap_or_else(|e| panic!("{mb:?} exited: {e}"))
+            .unwrap_or_else(|| panic!("{mb:?} got nothing in {WAIT:?}"))
+    }
+
+    /// The exit reason of `mb`, which must die within [`WAIT`].
+    fn death(&self, mb: &mut Mailbox) -> Term {
+        let r = self.rt.block_on(async {
+            let end = tokio::time::Instant::now() + WAIT;
+            loop {
+                match tokio::time::timeout_at(end, mb.recv()).await {
+                    Ok(Ok(m)) => eprintln!("(message before death: {m})"),
+                    Ok(Err(e)) => return Some(e.reason),
+                    Err(_) => return None,
+                }
+            }
+        });
+        r.unwrap_or_else(|| panic!("{mb:?} did not die within {WAIT:?}"))
+    }
+
+    /// Every message `mb` gets up to `marker`, which it must get in [`WAIT`].
+    fn drain_until(&self, mb: &mut Mailbox, marker: &Term) -> Vec<Term> {
+        let mut got = Vec::new();
+        loop {
+            let m = self.recv(mb);
+            if m == *marker {
+                return got;
+            }
+            got.push(m);
+        }
+    }
+}
+
+fn exit_msg(from: &erlnode::Pid, reason: Term) -> Term {
+    Term::tuple(vec![atom("EXIT"), Term::Pid(from.clone()), reason])
+}
+
+// ---------------------------------------------------------------- links
+
+#[test]
+fn a_linked_beam_process_dies_and_rust_gets_the_full_reason_or_dies_and_propagates() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let mut trapper = rig.node.mailbox();
+    trapper.trap_exit(true);
+    rig.give("T1", Term::Pid(trapper.pid().clone()));
+    rig.erl
+        .eval_ok("B1 = spawn(fun() -> receive {die, R} -> exit(R) end end)");
+    let b1 = rig.take_pid("B1");
+    trapper.link(&b1);
+    rig.erl_until(
+        "erl to see the link",
+        "lists:member(T1, element(2, process_info(B1, links)))",
+    );
+    rig.erl
+        .eval_ok("B1 ! {die, {shutdown, #{a => [1, <<\"x\">>]}}}");
+    assert_eq!(
+        rig.recv(&mut trapper),
+        exit_msg(&b1, t("{shutdown, #{a => [1, <<\"x\">>]}}"))
+    );
+
+    // A non-trapping mailbox linked to two BEAM processes: one dies, the
+    // mailbox dies with the same reason, and the other (trapping) gets it.
+    let mut victim = rig.node.mailbox();
+    rig.give("V", Term::Pid(victim.pid().clone()));
+    rig.erl.eval_ok(
+        "B2 = spawn(fun() -> receive {die, R} -> exit(R) end end), B3 = erlnode_procs:reporter(Self)",
+    );
+    let (b2, b3) = (rig.take_pid("B2"), rig.take_pid("B3"));
+    victim.link(&b2);
+    victim.link(&b3);
+    rig.erl_until(
+        "erl to see both links",
+        "lists:member(V, element(2, process_info(B2, links))) andalso lists:member(V, element(2, process_info(B3, links)))",
+    );
+    rig.erl.eval_ok("B2 ! {die, {custom, [1, 2, 3]}}");
+    assert_eq!(rig.death(&mut victim), t("{custom, [1, 2, 3]}"));
+    assert_eq!(
+        rig.erl.eval_ok("case erlnode_procs:wait_for(fun({report, P, {'EXIT', F, _}}) -> P =:= B3 andalso F =:= V; (_) -> false end, 10000) of {report, _, {'EXIT', _, R3}} -> R3; Other3 -> Other3 end"),
+        "{custom,[1,2,3]}"
+    );
+    // The dead mailbox's pid is gone: a link to it answers noproc.
+    assert_eq!(
+        rig.erl.eval_ok("process_flag(trap_exit, true), link(V), receive {'EXIT', V, Why} -> Why after 10000 -> timeout end"),
+        "noproc"
+    );
+    rig.erl.eval_ok("process_flag(trap_exit, false)");
+}
+
+#[test]
+fn kill_cannot_be_trapped_and_reaches_links_as_killed() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    // erl kills a trapping Rust mailbox; its BEAM link sees `killed`.
+    let mut k = rig.node.mailbox();
+    k.trap_exit(true);
+    rig.give("K", Term::Pid(k.pid().clone()));
+    rig.erl.eval_ok("B4 = erlnode_procs:reporter(Self)");
+    let b4 = rig.take_pid("B4");
+    k.link(&b4);
+    rig.erl_until(
+        "erl to see the link",
+        "lists:member(K, element(2, process_info(B4, links)))",
+    );
+    rig.erl.eval_ok("exit(K, kill)");
+    assert_eq!(rig.death(&mut k), atom("killed"));
+    assert_eq!(
+        rig.erl.eval_ok("case erlnode_procs:wait_for(fun({report, P, {'EXIT', F, _}}) -> P =:= B4 andalso F =:= K; (_) -> false end, 10000) of {report, _, {'EXIT', _, R4}} -> R4; Other4 -> Other4 end"),
+        "killed"
+    );
+
+    // erl kills a BEAM process linked to a trapping Rust mailbox.
+    let mut tr = rig.node.mailbox();
+    tr.trap_exit(true);
+    rig.erl
+        .eval_ok("B5 = spawn(fun() -> receive never -> ok end end)");
+    let b5 = rig.take_pid("B5");
+    tr.link(&b5);
+    rig.give("TR", Term::Pid(tr.pid().clone()));
+    rig.erl_until(
+        "erl to see the link",
+        "lists:member(TR, element(2, process_info(B5, links)))",
+    );
+    rig.erl.eval_ok("exit(B5, kill)");
+    assert_eq!(rig.recv(&mut tr), exit_msg(&b5, atom("killed")));
+
+    // A Rust exit signal `kill` to a trapping BEAM process kills it too.
+    rig.erl
+        .eval_ok("B6 = spawn(fun() -> process_flag(trap_exit, true), receive never -> ok end end), M6 = monitor(process, B6)");
+    let b6 = rig.take_pid("B6");
+    tr.exit_signal(&b6, atom("kill"));
+    assert_eq!(
+        rig.erl.eval_ok(
+            "receive {'DOWN', M6, process, B6, R6} -> R6 after 10000 -> timeout end"
+        ),
+        "killed"
+    );
+}
+
+#[test]
+fn unlink_uses_unlink_id_both_ways_and_a_later_exit_does_not_kill() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    // BEAM unlinks, then exits: the (non-trapping) mailbox lives on.
+    let mut u = rig.node.mailbox();
+    rig.give("U", Term::Pid(u.pid().clone()));
+    rig.erl.eval_ok(
+        "B7 = spawn(fun() -> receive {unlink_and_die, P} -> unlink(P), exit(bye) end end), M7 = monitor(process, B7)",
+    );
+    let b7 = rig.take_pid("B7");
+    u.link(&b7);
+    rig.erl_until(
+        "erl to see the link",
+        "lists:member(U, element(2, process_info(B7, links)))",
+    );
+    rig.erl.eval_ok("B7 ! {unlink_and_die, U}");
+    assert_eq!(
+        rig.erl
+            .eval_ok("receive {'DOWN', M7, process, B7, R7} -> R7 after 10000 -> timeout end"),
+        "bye"
+    );
+    rig.erl.eval_ok("U ! still_alive");
+    assert_eq!(rig.recv(&mut u), atom("still_alive"));
+
+    // Rust unlinks (UNLINK_ID, acknowledged), then the BEAM process exits.
+    rig.erl.eval_ok("B8 = spawn(fun() -> receive {die, R} -> exit(R) end end), M8 = monitor(process, B8)");
+    let b8 = rig.take_pid("B8");
+    u.link(&b8);
+    rig.erl_until(
+        "erl to see the link",
+        "lists:member(U, element(2, process_info(B8, links)))",
+    );
+    u.unlink(&b8);
+    rig.erl_until(
+        "erl to drop the link",
+        "not lists:member(U, element(2, process_info(B8, links)))",
+    );
+    // Linking again after the acknowledged unlink works.
+    let mut u2 = rig.node.mailbox();
+    u2.trap_exit(true);
+    u2.link(&b8);
+    rig.give("U2", Term::Pid(u2.pid().clone()));
+    rig.erl_until(
+        "erl to see the new link",
+        "lists:member(U2, element(2, process_info(B8, links)))",
+    );
+    rig.erl.eval_ok("B8 ! {die, after_unlink}");
+    assert_eq!(
+        rig.erl
+            .eval_ok("receive {'DOWN', M8, process, B8, R8} -> R8 after 10000 -> timeout end"),
+        "after_unlink"
+    );
+    assert_eq!(rig.recv(&mut u2), exit_msg(&b8, atom("after_unlink")));
+    rig.erl.eval_ok("U ! still_alive_2");
+    assert_eq!(rig.recv(&mut u), atom("still_alive_2"));
+}
+
+#[test]
+fn exit2_from_rust_is_trapped_or_kills_on_the_beam() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let mb = rig.node.mailbox();
+    rig.give("X", Term::Pid(mb.pid().clone()));
+    rig.erl.eval_ok(
+        "B9 = erlnode_procs:reporter(Self), B10 = spawn(fun() -> receive never -> ok end end), M10 = monitor(process, B10)",
+    );
+    let (b9, b10) = (rig.take_pid("B9"), rig.take_pid("B10"));
+    mb.exit_signal(&b9, t("{custom, #{n => 1}}"));
+    assert_eq!(
+        rig.erl.eval_ok("case erlnode_procs:wait_for(fun({report, P, {'EXIT', F, _}}) -> P =:= B9 andalso F =:= X; (_) -> false end, 10000) of {report, _, {'EXIT', _, R9}} -> R9; Other9 -> Other9 end"),
+        "{custom,#{n => 1}}"
+    );
+    // `normal` does not kill a non-trapping process; another reason does.
+    mb.exit_signal(&b10, atom("normal"));
+    mb.exit_signal(&b10, t("{custom, 2}"));
+    assert_eq!(
+        rig.erl
+            .eval_ok("receive {'DOWN', M10, process, B10, R10} -> R10 after 10000 -> timeout end"),
+        "{custom,2}"
+    );
+}
+
+// ---------------------------------------------------------------- monitors
+
+#[test]
+fn rust_monitors_beam_processes_by_pid_and_name_with_demonitor_and_noproc() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let mut mon = rig.node.mailbox();
+    rig.give("MON", Term::Pid(mon.pid().clone()));
+    rig.erl.eval_ok(
+        "B11 = erlnode_procs:reporter(Self), B12 = erlnode_procs:reporter(Self), register(mon_target, B12), B13 = erlnode_procs:reporter(Self), Dead = spawn(fun() -> ok end)",
+    );
+    let (b11, b13, dead) = (
+        rig.take_pid("B11"),
+        rig.take_pid("B13"),
+        rig.take_pid("Dead"),
+    );
+    let erl_node = rig.erl.node.clone();
+    let r1 = mon.monitor(&b11);
+    let r2 = mon.monitor(("mon_target", erl_node.as_str()));
+    let r3 = mon.monitor(&b13);
+    // A round trip so that the monitors are in place.
+    rig.erl_until(
+        "erl to see the monitors",
+        "length(element(2, process_info(B11, monitored_by))) =:= 1 andalso length(element(2, process_info(B12, monitored_by))) =:= 1",
+    );
+    mon.demonitor(&r3);
+    rig.erl_until(
+        "erl to drop the demonitored monitor",
+        "element(2, process_info(B13, monitored_by)) =:= []",
+    );
+    rig.erl
+        .eval_ok("B11 ! {exit, {bye, [1, 2]}}, B12 ! {exit, gone}, B13 ! {exit, x}");
+    let name_obj = Term::tuple(vec![atom("mon_target"), Term::Atom(erl_node.as_str().into())]);
+    let mut downs = vec![rig.recv(&mut mon), rig.recv(&mut mon)];
+    downs.sort_by_key(|d| d.as_tuple().unwrap()[1] != Term::Ref(r1.clone()));
+    assert_eq!(
+        downs,
+        vec![
+            Term::tuple(vec![
+                atom("DOWN"),
+                Term::Ref(r1),
+                atom("process"),
+                Term::Pid(b11),
+                t("{bye, [1, 2]}")
+            ]),
+            Term::tuple(vec![
+                atom("DOWN"),
+                Term::Ref(r2),
+                atom("process"),
+                name_obj,
+                atom("gone")
+            ]),
+        ]
+    );
+    // No DOWN for the demonitored one: a marker sent after its death comes first.
+    rig.erl.eval_ok(
+        "M13 = monitor(process, B13), receive {'DOWN', M13, _, _, _} -> ok after 10000 -> timeout end, MON ! marker13",
+    );
+    assert_eq!(rig.drain_until(&mut mon, &atom("marker13")), Vec::<Term>::new());
+
+    // noproc for a dead pid and for an unregistered name.
+    let r4 = mon.monitor(&dead);
+    assert_eq!(
+        rig.recv(&mut mon),
+        Term::tuple(vec![
+            atom("DOWN"),
+            Term::Ref(r4),
+            atom("process"),
+            Term::Pid(dead),
+            atom("noproc")
+        ])
+    );
+    let r5 = mon.monitor(("no_such_name", erl_node.as_str()));
+    assert_eq!(
+        rig.recv(&mut mon),
+        Term::tuple(vec![
+            atom("DOWN"),
+            Term::Ref(r5),
+            atom("process"),
+            Term::tuple(vec![atom("no_such_name"), Term::Atom(erl_node.as_str().into())]),
+            atom("noproc")
+        ])
+    );
+}
+
+#[test]
+fn beam_monitors_rust_mailboxes_by_pid_and_name_with_demonitor_and_noproc() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let w1 = rig.node.mailbox();
+    let w2 = rig.node.register_mailbox("rname").unwrap();
+    let w3 = rig.node.mailbox();
+    let gone_pid = rig.node.mailbox().pid().clone(); // dropped at once: exited
+    rig.give("W1", Term::Pid(w1.pid().clone()));
+    rig.give("W3", Term::Pid(w3.pid().clone()));
+    rig.give("GonePid", Term::Pid(gone_pid));
+    // The `took` message leaves after the monitors (and the demonitor), so
+    // once it is here they are in place on our side.
+    rig.take("MW1 = monitor(process, W1), MW2 = monitor(process, {rname, RN}), MW3 = monitor(process, W3), demonitor(MW3, [flush])");
+    w1.exit(t("{gone, #{k => <<\"v\">>}}"));
+    w2.exit(t("{shutdown, named}"));
+    w3.exit(atom("quiet"));
+    assert_eq!(
+        rig.erl.eval_ok("receive {'DOWN', MW1, process, W1, RW1} -> RW1 after 10000 -> timeout end"),
+        "{gone,#{k => <<\"v\">>}}"
+    );
+    assert_eq!(
+        rig.erl.eval_ok("receive {'DOWN', MW2, process, {rname, RN}, RW2} -> RW2 after 10000 -> timeout end"),
+        "{shutdown,named}"
+    );
+    // Demonitored: a marker sent after W3's exit arrives with no DOWN before it.
+    {
+        rig.pids.send(
+            ("erlnode_ctl_eval", rig.erl.node.as_str()),
+            atom("marker_w3"),
+        );
+    }
+    assert_eq!(
+        rig.erl.eval_ok("[M || M = {'DOWN', _, _, _, _} <- erlnode_procs:drain_until(marker_w3, 10000)]"),
+        "[]"
+    );
+    // noproc for a dead Rust pid and an unregistered name.
+    assert_eq!(
+        rig.erl.eval_ok("MG = monitor(process, GonePid), receive {'DOWN', MG, process, GonePid, RG} -> RG after 10000 -> timeout end"),
+        "noproc"
+    );
+    assert_eq!(
+        rig.erl.eval_ok("MN = monitor(process, {nobody_here, RN}), receive {'DOWN', MN, process, {nobody_here, RN}, RNo} -> RNo after 10000 -> timeout end"),
+        "noproc"
+    );
+}
+
+// ---------------------------------------------------------------- aliases
+
+#[test]
+fn aliases_both_ways_and_unalias_drops_messages() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let mut mb = rig.node.mailbox();
+    let a = mb.alias();
+    rig.give("A", Term::Ref(a.clone()));
+    rig.give("P", Term::Pid(mb.pid().clone()));
+    rig.erl.eval_ok("A ! {via_alias, 1}");
+    assert_eq!(rig.recv(&mut mb), t("{via_alias, 1}"));
+    assert!(mb.unalias(&a));
+    rig.erl.eval_ok("A ! {via_alias, 2}, P ! after_unalias");
+    assert_eq!(
+        rig.drain_until(&mut mb, &atom("after_unalias")),
+        Vec::<Term>::new()
+    );
+
+    // Rust sends to a BEAM alias; after unalias the BEAM drops it.
+    let beam_alias = match rig.take("BA = alias()") {
+        Term::Ref(ref r) => r.clone(),
+        other => panic!("not a reference: {other}"),
+    };
+    mb.send(beam_alias.clone(), t("{to_beam_alias, 1}"));
+    assert_eq!(
+        rig.erl
+            .eval_ok("receive {to_beam_alias, N1} -> N1 after 10000 -> timeout end"),
+        "1"
+    );
+    rig.erl.eval_ok("unalias(BA)");
+    mb.send(beam_alias, t("{to_beam_alias, 2}"));
+    mb.send(
+        ("erlnode_ctl_eval", rig.erl.node.as_str()),
+        atom("marker_alias"),
+    );
+    assert_eq!(
+        rig.erl.eval_ok("erlnode_procs:drain_until(marker_alias, 10000)"),
+        "[]"
+    );
+}
