@@ -3,7 +3,7 @@
 %% real gen_server for erlnode's gen_server client.
 -module(erlnode_procs).
 -behaviour(gen_server).
--export([reporter/1, reporter/2, drain_until/2, wait_for/2, count/2, echo_loop/0]).
+-export([reporter/1, reporter/2, drain_until/2, wait_for/2, count/2, echo_loop/0, collect_n/2]).
 -export([gs_start/1, init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
 %% A process that traps exits (when Trap is true) and forwards every message
@@ -54,6 +54,18 @@ wait_for(Pred, Deadline, Skipped) ->
                 false -> wait_for(Pred, Deadline, [M | Skipped])
             end
     after Left -> [self() ! S || S <- lists:reverse(Skipped)], timeout
+    end.
+
+%% The next N messages, oldest first, or {timeout, Got} when they do not all
+%% come within Timeout ms.
+collect_n(N, Timeout) ->
+    Deadline = erlang:monotonic_time(millisecond) + Timeout,
+    collect_n(N, Deadline, []).
+collect_n(0, _, Acc) -> lists:reverse(Acc);
+collect_n(N, Deadline, Acc) ->
+    Left = max(0, Deadline - erlang:monotonic_time(millisecond)),
+    receive M -> collect_n(N - 1, Deadline, [M | Acc])
+    after Left -> {timeout, lists:reverse(Acc)}
     end.
 
 %% How many of Msgs satisfy Pred.

@@ -523,3 +523,178 @@ fn aliases_both_ways_and_unalias_drops_messages() {
         "[]"
     );
 }
+
+// ---------------------------------------------------------------- connection loss
+
+/// Waits for the next `Down` event for `peer`.
+fn next_down(
+    rt: &Runtime,
+    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+    peer: &str,
+) -> DownReason {
+    rt.block_on(async {
+        let end = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(end, events.recv()).await {
+                Ok(Ok(NodeEvent::Down { node, reason })) if node.as_str() == peer => return reason,
+                Ok(Ok(_)) => continue,
+                other => panic!("no nodedown for {peer} within {WAIT:?}: {other:?}"),
+            }
+        }
+    })
+}
+
+/// Waits for the next `Up` event for `peer`.
+fn next_up(rt: &Runtime, events: &mut tokio::sync::broadcast::Receiver<NodeEvent>, peer: &str) {
+    rt.block_on(async {
+        let end = tokio::time::Instant::now() + WAIT;
+        loop {
+            match tokio::time::timeout_at(end, events.recv()).await {
+                Ok(Ok(NodeEvent::Up { node })) if node.as_str() == peer => return,
+                Ok(Ok(_)) => continue,
+                other => panic!("no nodeup for {peer} within {WAIT:?}: {other:?}"),
+            }
+        }
+    })
+}
+
+/// Sends `marker` to each mailbox from a local process (local delivery is
+/// immediate, so it lands after everything already queued) and returns
+/// what each got before it.
+fn drain_each(rig: &Rig, boxes: &mut [&mut Mailbox], marker: &str) -> Vec<Vec<Term>> {
+    let sender = rig.node.mailbox();
+    boxes
+        .iter_mut()
+        .map(|mb| {
+            sender.send(mb.pid(), atom(marker));
+            rig.drain_until(mb, &atom(marker))
+        })
+        .collect()
+}
+
+fn is_exit(m: &Term, from: &erlnode::Pid, reason: &str) -> bool {
+    *m == exit_msg(from, atom(reason))
+}
+
+fn is_down(m: &Term, reference: &erlnode::Reference, reason: &str) -> bool {
+    matches!(m.as_tuple(), Some([tag, Term::Ref(r), _, _, why]) if tag.is_atom("DOWN") && r == reference && why.is_atom(reason))
+}
+
+#[test]
+fn disconnect_node_fires_every_link_and_monitor_exactly_once_on_both_sides() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let mut events = rig.node.monitor_nodes();
+    let erl_node = rig.erl.node.clone();
+    // Rust side: TL links to B20 and B21, MR monitors B22 by pid and `watched`
+    // by name; X1 (trapping) is linked from the BEAM side, X2 monitored by pid
+    // and by name from the BEAM side.
+    let mut tl = rig.node.mailbox();
+    tl.trap_exit(true);
+    let mut mr = rig.node.mailbox();
+    let mut x1 = rig.node.mailbox();
+    x1.trap_exit(true);
+    let x2 = rig.node.register_mailbox("xname").unwrap();
+    rig.give("X1", Term::Pid(x1.pid().clone()));
+    rig.give("X2", Term::Pid(x2.pid().clone()));
+    rig.erl.eval_ok(
+        "B20 = erlnode_procs:reporter(Self), B21 = erlnode_procs:reporter(Self), B22 = erlnode_procs:reporter(Self), register(watched, erlnode_procs:reporter(Self)), R1 = erlnode_procs:reporter(Self), R2 = erlnode_procs:reporter(Self)",
+    );
+    let (b20, b21, b22) = (
+        rig.take_pid("B20"),
+        rig.take_pid("B21"),
+        rig.take_pid("B22"),
+    );
+    tl.link(&b20);
+    tl.link(&b21);
+    let m1 = mr.monitor(&b22);
+    let m2 = mr.monitor(("watched", erl_node.as_str()));
+    rig.erl.eval_ok("R1 ! {run, fun() -> link(X1) end}, R2 ! {run, fun() -> {monitor(process, X2), monitor(process, {xname, RN})} end}, {ran, R1, true} = receive {ran, R1, _} = Ran1 -> Ran1 end, {ran, R2, {RM1, RM2}} = receive {ran, R2, _} = Ran2 -> Ran2 end, ok");
+    rig.erl_until(
+        "erl to see every link and monitor",
+        "lists:member(X1, element(2, process_info(R1, links))) andalso length(element(2, process_info(B20, links))) =:= 1 andalso length(element(2, process_info(B21, links))) =:= 1 andalso length(element(2, process_info(B22, monitored_by))) =:= 1 andalso length(element(2, process_info(whereis(watched), monitored_by))) =:= 1",
+    );
+    // The BEAM-side monitors are in place on our side once this arrives
+    // (it left R2's node after them).
+    rig.take("ok");
+
+    rig.erl.eval_ok("true = erlang:disconnect_node(RN)");
+    assert_eq!(
+        next_down(&rig.rt, &mut events, &erl_node),
+        DownReason::ConnectionClosed
+    );
+    let got = drain_each(&rig, &mut [&mut tl, &mut mr, &mut x1], "marker");
+    let (tl_got, mr_got, x1_got) = (&got[0], &got[1], &got[2]);
+    assert_eq!(tl_got.len(), 2, "TL: {tl_got:?}");
+    assert!(tl_got.iter().any(|m| is_exit(m, &b20, "noconnection")), "{tl_got:?}");
+    assert!(tl_got.iter().any(|m| is_exit(m, &b21, "noconnection")), "{tl_got:?}");
+    assert_eq!(mr_got.len(), 2, "MR: {mr_got:?}");
+    assert!(mr_got.iter().any(|m| is_down(m, &m1, "noconnection")), "{mr_got:?}");
+    assert!(mr_got.iter().any(|m| is_down(m, &m2, "noconnection")), "{mr_got:?}");
+    assert_eq!(x1_got.len(), 1, "X1: {x1_got:?}");
+    assert!(matches!(x1_got[0].as_tuple(), Some([e, Term::Pid(_), r]) if e.is_atom("EXIT") && r.is_atom("noconnection")));
+
+    // BEAM side: a marker sent over a new connection, after the old one is
+    // gone, arrives after every signal the disconnect made.
+    rig.pids.send(("erlnode_ctl_eval", erl_node.as_str()), atom("marker"));
+    let beam = rig.erl.eval_ok(
+        "BeamGot = erlnode_procs:drain_until(marker, 10000), {length(BeamGot), \
+         erlnode_procs:count(fun(M) -> M =:= {report, R1, {'EXIT', X1, noconnection}} end, BeamGot), \
+         erlnode_procs:count(fun({report, P, {'EXIT', _, noconnection}}) -> P =:= B20 orelse P =:= B21; (_) -> false end, BeamGot), \
+         erlnode_procs:count(fun({report, P, {'DOWN', Ref, process, _, noconnection}}) -> P =:= R2 andalso (Ref =:= RM1 orelse Ref =:= RM2); (_) -> false end, BeamGot)}",
+    );
+    assert_eq!(beam, "{5,1,2,2}", "BEAM side: {}", rig.erl.eval_ok("BeamGot"));
+}
+
+#[test]
+fn killing_either_node_fires_every_link_and_monitor_exactly_once() {
+    // erl killed: the Rust side.
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let mut events = rig.node.monitor_nodes();
+    let erl_node = rig.erl.node.clone();
+    let mut tl = rig.node.mailbox();
+    tl.trap_exit(true);
+    let mut mr = rig.node.mailbox();
+    rig.erl.eval_ok(
+        "B30 = erlnode_procs:reporter(Self), B31 = erlnode_procs:reporter(Self), register(watched, erlnode_procs:reporter(Self))",
+    );
+    let (b30, b31) = (rig.take_pid("B30"), rig.take_pid("B31"));
+    tl.link(&b30);
+    let m1 = mr.monitor(&b31);
+    let m2 = mr.monitor(("watched", erl_node.as_str()));
+    rig.erl_until(
+        "erl to see the link and monitors",
+        "length(element(2, process_info(B30, links))) =:= 1 andalso length(element(2, process_info(B31, monitored_by))) =:= 1 andalso length(element(2, process_info(whereis(watched), monitored_by))) =:= 1",
+    );
+    signal_pid(rig.erl.pid(), "KILL");
+    assert_eq!(
+        next_down(&rig.rt, &mut events, &erl_node),
+        DownReason::ConnectionClosed
+    );
+    let got = drain_each(&rig, &mut [&mut tl, &mut mr], "marker");
+    assert_eq!(got[0], vec![exit_msg(&b30, atom("noconnection"))]);
+    assert_eq!(got[1].len(), 2, "{:?}", got[1]);
+    assert!(got[1].iter().any(|m| is_down(m, &m1, "noconnection")));
+    assert!(got[1].iter().any(|m| is_down(m, &m2, "noconnection")));
+
+    // erlnode serve killed: the BEAM side. Its processes are spawned there
+    // with spawn_link and spawn_monitor, and one is monitored by name.
+    let s = Serve::start(&["--sname", &unique("rk"), "--cookie", &rig.cookie], rig.epmd.port);
+    let mut erl = Erl::start(ErlOpts::new("e2", &rig.cookie, rig.epmd.port));
+    erl.eval_ok(&format!("SN = '{}', Self = self()", s.node));
+    erl.eval_ok("R = erlnode_procs:reporter(Self), R ! {run, fun() -> {spawn_link(SN, erlnode, echo, []), spawn_link(SN, erlnode, echo, []), spawn_monitor(SN, erlnode, echo, []), monitor(process, {echo, SN})} end}, {ran, R, {P1, P2, {P3, M3}, M4}} = receive {ran, R, _} = Ran -> Ran end, ok");
+    assert_eq!(erl.eval_ok("P1 ! {self(), sync}, receive sync -> ok after 10000 -> timeout end"), "ok");
+    signal_pid(s.pid(), "KILL");
+    let beam = erl.eval_ok(
+        "Got = erlnode_procs:collect_n(4, 10000), R ! marker_r, \
+         Extra = erlnode_procs:drain_until({report, R, marker_r}, 10000), \
+         {length(Got), \
+          erlnode_procs:count(fun({report, R0, {'EXIT', P, noconnection}}) -> R0 =:= R andalso (P =:= P1 orelse P =:= P2); (_) -> false end, Got), \
+          erlnode_procs:count(fun({report, R0, {'DOWN', M, process, _, noconnection}}) -> R0 =:= R andalso (M =:= M3 orelse M =:= M4); (_) -> false end, Got), \
+          Extra}",
+    );
+    assert_eq!(beam, "{4,2,2,[]}", "{}", erl.eval_ok("Got"));
+}
