@@ -698,3 +698,241 @@ fn killing_either_node_fires_every_link_and_monitor_exactly_once() {
     );
     assert_eq!(beam, "{4,2,2,[]}", "{}", erl.eval_ok("Got"));
 }
+
+// ---------------------------------------------------------------- node monitoring
+
+#[test]
+fn node_monitoring_on_both_sides_with_reasons() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let erl_node = rig.erl.node.clone();
+    let mut events = rig.node.monitor_nodes();
+    // erl subscribes before any connection exists.
+    rig.erl.eval_ok("ok = net_kernel:monitor_nodes(true, [{node_type, hidden}, nodedown_reason])");
+    assert!(rig.rt.block_on(rig.node.connect(&erl_node)));
+    next_up(&rig.rt, &mut events, &erl_node);
+    assert_eq!(
+        rig.erl.eval_ok("receive {nodeup, RN, Info1} -> Info1 after 10000 -> timeout end"),
+        "[{node_type,hidden}]"
+    );
+    rig.erl.eval_ok("true = monitor_node(RN, true)");
+    // A Rust mailbox's monitor_node.
+    let mut nm = rig.node.mailbox();
+    rig.rt.block_on(nm.monitor_node(&erl_node)).unwrap();
+
+    // We disconnect: `disconnect` here, the socket close there.
+    assert!(rig.node.disconnect(&erl_node));
+    assert_eq!(
+        next_down(&rig.rt, &mut events, &erl_node),
+        DownReason::Disconnect
+    );
+    assert_eq!(
+        rig.recv(&mut nm),
+        Term::tuple(vec![atom("nodedown"), Term::Atom(erl_node.as_str().into())])
+    );
+    assert_eq!(
+        rig.erl.eval_ok("{receive {nodedown, RN} -> nodedown after 10000 -> timeout end, receive {nodedown, RN, Info2} -> Info2 after 10000 -> timeout end}"),
+        "{nodedown,[{nodedown_reason,connection_closed},{node_type,hidden}]}"
+    );
+
+    // erl disconnects: the socket close here; `disconnect` there.
+    assert_eq!(rig.erl.eval_ok("net_kernel:connect_node(RN)"), "true");
+    next_up(&rig.rt, &mut events, &erl_node);
+    rig.rt.block_on(nm.monitor_node(&erl_node)).unwrap();
+    rig.erl.eval_ok("receive {nodeup, RN, _} -> ok after 10000 -> timeout end");
+    rig.erl.eval_ok("true = erlang:disconnect_node(RN)");
+    assert_eq!(
+        next_down(&rig.rt, &mut events, &erl_node),
+        DownReason::ConnectionClosed
+    );
+    assert_eq!(
+        rig.recv(&mut nm),
+        Term::tuple(vec![atom("nodedown"), Term::Atom(erl_node.as_str().into())])
+    );
+    assert_eq!(
+        rig.erl.eval_ok("receive {nodedown, RN, Info3} -> Info3 after 10000 -> timeout end"),
+        "[{nodedown_reason,disconnect},{node_type,hidden}]"
+    );
+    // Exactly one nodedown per subscription.
+    let extra = rig.rt.block_on(nm.recv_timeout(Duration::from_millis(100))).unwrap();
+    assert_eq!(extra, None);
+}
+
+// ---------------------------------------------------------------- serving rpc
+
+/// Functions for BEAM callers: values, each exception class, a panic, a
+/// sleep, and a side effect.
+fn register_test_fns(node: &Node) {
+    node.register_fn("t", "echo", 1, |c| async move {
+        Ok(c.args.into_iter().next().unwrap_or_default())
+    });
+    node.register_fn("t", "throw", 1, |c| async move {
+        Err(Exception::throw(c.args.into_iter().next().unwrap_or_default()))
+    });
+    node.register_fn("t", "exit", 1, |c| async move {
+        Err(Exception::exit(c.args.into_iter().next().unwrap_or_default()))
+    });
+    node.register_fn("t", "error", 1, |c| async move {
+        Err(Exception::error(c.args.into_iter().next().unwrap_or_default()))
+    });
+    node.register_fn("t", "panic", 0, |_| async move {
+        if std::env::var_os("ERLNODE_NEVER_SET_THIS").is_none() {
+            panic!("handler blew up");
+        }
+        Ok(Term::atom("unreachable"))
+    });
+    node.register_fn("t", "sleep", 1, |c| async move {
+        let ms = c.args.first().and_then(Term::as_i64).unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms as u64)).await;
+        Ok(Term::atom("ok"))
+    });
+    // t:notify(Pid, X): sends {notified, X} to Pid.
+    node.register_fn("t", "notify", 2, |c| async move {
+        match c.args.as_slice() {
+            [Term::Pid(p), x] => {
+                c.node
+                    .send(p, Term::tuple(vec![Term::atom("notified"), x.clone()]));
+                Ok(Term::atom("ok"))
+            }
+            _ => Err(Exception::error(Term::atom("badarg"))),
+        }
+    });
+}
+
+#[test]
+fn beam_calls_rust_functions_with_rpc_and_erpc() {
+    let mut rig = Rig::start();
+    register_test_fns(&rig.node);
+    let e = &mut rig.erl;
+    assert_eq!(
+        e.eval_ok("rpc:call(RN, t, echo, [{a, <<\"b\">>, [1.5, #{k => v}]}])"),
+        "{a,<<\"b\">>,[1.5,#{k => v}]}"
+    );
+    assert_eq!(e.eval_ok("erpc:call(RN, t, echo, [x])"), "x");
+    // PROTOCOL.md §6b: each outcome as rpc:call and erpc:call see it.
+    assert_eq!(e.eval_ok("rpc:call(RN, t, throw, [ball])"), "ball");
+    assert_eq!(
+        e.eval_ok("try erpc:call(RN, t, throw, [ball]) catch C1:R1 -> {C1, R1} end"),
+        "{throw,ball}"
+    );
+    assert_eq!(
+        e.eval_ok("rpc:call(RN, t, exit, [{bye, 1}])"),
+        "{badrpc,{'EXIT',{bye,1}}}"
+    );
+    assert_eq!(
+        e.eval_ok("try erpc:call(RN, t, exit, [{bye, 1}]) catch C2:R2 -> {C2, R2} end"),
+        "{exit,{exception,{bye,1}}}"
+    );
+    assert_eq!(
+        e.eval_ok("rpc:call(RN, t, error, [oops])"),
+        "{badrpc,{'EXIT',{oops,[{t,error,1,[]}]}}}"
+    );
+    assert_eq!(
+        e.eval_ok("try erpc:call(RN, t, error, [oops]) catch C3:R3 -> {C3, R3} end"),
+        "{error,{exception,oops,[{t,error,1,[]}]}}"
+    );
+    // Unknown function: exactly what a BEAM answers.
+    assert_eq!(
+        e.eval_ok("rpc:call(RN, nomod, nofun, [1])"),
+        "{badrpc,{'EXIT',{undef,[{nomod,nofun,[1],[]}]}}}"
+    );
+    assert_eq!(
+        e.eval_ok("rpc:call(RN, nomod, nofun, [1]) =:= rpc:call(node(), nomod, nofun, [1])"),
+        "true"
+    );
+    assert_eq!(
+        e.eval_ok("try erpc:call(RN, nomod, nofun, [1]) catch C4:R4 -> {C4, R4} end =:= try erpc:call(node(), nomod, nofun, [1]) catch C5:R5 -> {C5, R5} end"),
+        "true"
+    );
+    // A panicking handler: an error result, and the node serves the next call.
+    assert_eq!(
+        e.eval_ok("case rpc:call(RN, t, panic, []) of {badrpc, {'EXIT', {{rust_panic, Txt}, [{t, panic, 0, []}]}}} -> binary:match(Txt, <<\"handler blew up\">>) =/= nomatch; Other -> Other end"),
+        "true"
+    );
+    assert_eq!(e.eval_ok("rpc:call(RN, t, echo, [after_panic])"), "after_panic");
+    // Casts: the side effect is observable.
+    assert_eq!(e.eval_ok("rpc:cast(RN, t, notify, [self(), c1])"), "true");
+    assert_eq!(
+        e.eval_ok("receive {notified, c1} -> ok after 10000 -> timeout end"),
+        "ok"
+    );
+    assert_eq!(e.eval_ok("erpc:cast(RN, t, notify, [self(), c2])"), "ok");
+    assert_eq!(
+        e.eval_ok("receive {notified, c2} -> ok after 10000 -> timeout end"),
+        "ok"
+    );
+    // Many nodes at once, and asynchronous calls.
+    let bad = format!("nobody@{}", short_host());
+    assert_eq!(
+        e.eval_ok(&format!("rpc:multicall([RN, '{bad}'], t, echo, [m])")),
+        format!("{{[m],[{bad}]}}")
+    );
+    assert_eq!(
+        e.eval_ok("erpc:multicall([RN, RN], t, echo, [m2])"),
+        "[{ok,m2},{ok,m2}]"
+    );
+    assert_eq!(
+        e.eval_ok("K = rpc:async_call(RN, t, echo, [later]), rpc:yield(K)"),
+        "later"
+    );
+    assert_eq!(
+        e.eval_ok("RI = erpc:send_request(RN, t, echo, [req]), erpc:receive_response(RI, 10000)"),
+        "req"
+    );
+
+    // A caller that gives up leaves nothing behind here.
+    let baseline = rig.node.process_count();
+    assert_eq!(
+        rig.erl.eval_ok("rpc:call(RN, t, sleep, [1000], 100)"),
+        "{badrpc,timeout}"
+    );
+    let node = rig.node.clone();
+    wait_until(
+        "the abandoned call's process to go",
+        Duration::from_secs(5),
+        || node.process_count() == baseline,
+    );
+    assert_eq!(rig.erl.eval_ok("rpc:call(RN, t, echo, [still_here])"), "still_here");
+}
+
+#[test]
+fn rex_c_node_and_gen_server_forms_and_erl_call() {
+    let mut rig = Rig::start();
+    register_test_fns(&rig.node);
+    rig.node.register_fn("erlnode", "echo", 1, |c| async move {
+        Ok(c.args.into_iter().next().unwrap_or_default())
+    });
+    let e = &mut rig.erl;
+    assert_eq!(
+        e.eval_ok("{rex, RN} ! {self(), {call, t, echo, [cnode], user}}, receive {rex, RexR} -> RexR after 10000 -> timeout end"),
+        "cnode"
+    );
+    assert_eq!(
+        e.eval_ok("{rex, RN} ! {self(), {call, t, error, [bad], user}}, receive {rex, RexE} -> RexE after 10000 -> timeout end"),
+        "{badrpc,{'EXIT',{bad,[{t,error,1,[]}]}}}"
+    );
+    assert_eq!(
+        e.eval_ok("gen_server:call({rex, RN}, {call, t, echo, [gs], group_leader()})"),
+        "gs"
+    );
+    assert_eq!(e.eval_ok("rpc:block_call(RN, t, echo, [blk])"), "blk");
+    assert_eq!(
+        e.eval_ok("rpc:block_call(RN, t, exit, [why])"),
+        "{badrpc,{'EXIT',why}}"
+    );
+
+    // OTP's own C client.
+    let alive = rig.node.name().as_str().split('@').next().unwrap().to_string();
+    let out = std::process::Command::new("timeout")
+        .args(["60", "erl_call", "-sname", &alive, "-c", &rig.cookie, "-a", "erlnode echo [hello]"])
+        .env("ERL_EPMD_PORT", rig.epmd.port.to_string())
+        .output()
+        .expect("run erl_call");
+    assert!(
+        out.status.success(),
+        "erl_call failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
+}
