@@ -936,3 +936,152 @@ fn rex_c_node_and_gen_server_forms_and_erl_call() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello");
 }
+
+// ---------------------------------------------------------------- spawn from the BEAM, the demo node
+
+#[test]
+fn serve_demo_functions_and_spawn_from_the_beam() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let s = Serve::start(&["--sname", &unique("rd"), "--cookie", &cookie], epmd.port);
+    let mut e = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    e.eval_ok(&format!("SN = '{}', Self = self()", s.node));
+    // The demo functions.
+    assert_eq!(e.eval_ok("rpc:call(SN, erlnode, echo, [{x, \"y\"}])"), "{x,\"y\"}");
+    assert_eq!(
+        e.eval_ok("rpc:call(SN, erlnode, sum, [[1, 1 bsl 100, -5]]) =:= 1 + (1 bsl 100) - 5"),
+        "true"
+    );
+    assert_eq!(e.eval_ok("rpc:call(SN, erlnode, sleep, [10])"), "ok");
+    assert_eq!(
+        e.eval_ok("rpc:call(SN, erlnode, fail, [why])"),
+        "{badrpc,{'EXIT',{why,[{erlnode,fail,1,[]}]}}}"
+    );
+    assert_eq!(e.eval_ok("rpc:call(SN, erlang, node, []) =:= SN"), "true");
+
+    // spawn: a working echo loop.
+    assert_eq!(
+        e.eval_ok("P0 = spawn(SN, erlnode, echo, []), P0 ! {self(), hi}, receive hi -> node(P0) =:= SN after 10000 -> timeout end"),
+        "true"
+    );
+    // spawn_link: the exit reason reaches the linked BEAM process in full;
+    // a kill reaches it as `killed`.
+    e.eval_ok("R = erlnode_procs:reporter(Self)");
+    assert_eq!(
+        e.eval_ok("R ! {run, fun() -> spawn_link(SN, erlnode, echo, []) end}, {ran, R, P1} = receive {ran, R, _} = Ran1 -> Ran1 end, P1 ! {exit, {bye, #{x => 1}}}, receive {report, R, {'EXIT', P1, Why1}} -> Why1 after 10000 -> timeout end"),
+        "{bye,#{x => 1}}"
+    );
+    assert_eq!(
+        e.eval_ok("R ! {run, fun() -> spawn_link(SN, erlnode, echo, []) end}, {ran, R, P2} = receive {ran, R, _} = Ran2 -> Ran2 end, exit(P2, kill), receive {report, R, {'EXIT', P2, Why2}} -> Why2 after 10000 -> timeout end"),
+        "killed"
+    );
+    // spawn_monitor: DOWN with the exit reason.
+    assert_eq!(
+        e.eval_ok("{P3, M3} = spawn_monitor(SN, erlnode, echo, []), P3 ! stop, receive {'DOWN', M3, process, P3, Why3} -> Why3 after 10000 -> timeout end"),
+        "normal"
+    );
+    // spawn_opt with link and monitor: both fire.
+    assert_eq!(
+        e.eval_ok("R ! {run, fun() -> spawn_opt(SN, erlnode, echo, [], [link, monitor, {priority, high}]) end}, {ran, R, {P4, M4}} = receive {ran, R, _} = Ran4 -> Ran4 end, P4 ! {exit, done4}, {receive {report, R, {'EXIT', P4, W4a}} -> W4a after 10000 -> timeout end, receive {report, R, {'DOWN', M4, process, P4, W4b}} -> W4b after 10000 -> timeout end}"),
+        "{done4,done4}"
+    );
+    // An unknown function: the process exits as a BEAM's would.
+    assert_eq!(
+        e.eval_ok("{P5, M5} = spawn_monitor(SN, nomod, nofun, [1]), receive {'DOWN', M5, process, P5, Why5} -> Why5 after 10000 -> timeout end"),
+        "{undef,[{nomod,nofun,[1],[]}]}"
+    );
+    assert_eq!(
+        e.eval_ok("{P6, M6} = spawn_monitor(nomod, nofun, [1]), receive {'DOWN', M6, process, P6, Why6} -> Why6 after 10000 -> timeout end"),
+        "{undef,[{nomod,nofun,[1],[]}]}"
+    );
+}
+
+// ---------------------------------------------------------------- group leader
+
+/// A `tracing` writer into a shared buffer.
+#[derive(Clone, Default)]
+struct LogBuf(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuf {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[test]
+fn beam_code_with_an_erlnode_group_leader_prints_to_erlnode_log_without_hanging() {
+    let log = LogBuf::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .try_init()
+        .ok();
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let erl_node = rig.erl.node.clone();
+    // rpc: the erpc process on the BEAM has our io server as group leader.
+    let r = rig.rt.block_on(rig.node.rpc(
+        &erl_node,
+        "io",
+        "format",
+        vec![t("\"hello ~p~n\""), t("[{x, 1}]")],
+        WAIT,
+    ));
+    assert_eq!(r, Ok(atom("ok")));
+    wait_until("the rpc's output in the log", WAIT, || {
+        log.text().contains("hello {x,1}")
+    });
+    // spawn: the same for a plain spawned process, and put_chars.
+    rig.rt
+        .block_on(rig.node.spawn(
+            &erl_node,
+            "io",
+            "put_chars",
+            vec![t("<<\"spawned line\\n\">>")],
+        ))
+        .unwrap();
+    wait_until("the spawned process's output in the log", WAIT, || {
+        log.text().contains("spawned line")
+    });
+    // A mailbox with a group leader set hands it on to what it spawns.
+    let mut mb = rig.node.mailbox();
+    let gl = rig.node.mailbox();
+    mb.set_group_leader(gl.pid());
+    let (p, _) = rig
+        .rt
+        .block_on(mb.spawn_on(
+            &erl_node,
+            "erlnode_procs",
+            "echo_loop",
+            vec![],
+            SpawnOpts::default(),
+            Some(WAIT),
+        ))
+        .unwrap();
+    assert_eq!(p.node.as_str(), erl_node);
+    let gl_of = rig.rt.block_on(rig.node.rpc(
+        &erl_node,
+        "erlang",
+        "process_info",
+        vec![Term::Pid(p.clone()), atom("group_leader")],
+        WAIT,
+    ));
+    assert_eq!(
+        gl_of,
+        Ok(Term::tuple(vec![atom("group_leader"), Term::Pid(gl.pid().clone())]))
+    );
+    mb.send(&p, t("{exit, done}"));
+}
