@@ -4,7 +4,7 @@
 //! issue 7's unread-mailbox policy.
 mod common;
 use common::*;
-use erlnode::node::{CallError, Class, DownReason, Exception, RpcError, SpawnOpts};
+use erlnode::node::{CallError, DownReason, Exception, RpcError, SpawnOpts};
 use erlnode::{Mailbox, Node, NodeBuilder, NodeEvent, Term};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -70,10 +70,6 @@ impl Rig {
             rt,
             epmd,
         }
-    }
-
-    fn rn(&self) -> String {
-        self.node.name().to_string()
     }
 
     /// Evaluates `expr` in erl and returns its value, sent over distribution.
@@ -255,9 +251,8 @@ fn kill_cannot_be_trapped_and_reaches_links_as_killed() {
     let b6 = rig.take_pid("B6");
     tr.exit_signal(&b6, atom("kill"));
     assert_eq!(
-        rig.erl.eval_ok(
-            "receive {'DOWN', M6, process, B6, R6} -> R6 after 10000 -> timeout end"
-        ),
+        rig.erl
+            .eval_ok("receive {'DOWN', M6, process, B6, R6} -> R6 after 10000 -> timeout end"),
         "killed"
     );
 }
@@ -289,7 +284,9 @@ fn unlink_uses_unlink_id_both_ways_and_a_later_exit_does_not_kill() {
     assert_eq!(rig.recv(&mut u), atom("still_alive"));
 
     // Rust unlinks (UNLINK_ID, acknowledged), then the BEAM process exits.
-    rig.erl.eval_ok("B8 = spawn(fun() -> receive {die, R} -> exit(R) end end), M8 = monitor(process, B8)");
+    rig.erl.eval_ok(
+        "B8 = spawn(fun() -> receive {die, R} -> exit(R) end end), M8 = monitor(process, B8)",
+    );
     let b8 = rig.take_pid("B8");
     u.link(&b8);
     rig.erl_until(
@@ -380,7 +377,10 @@ fn rust_monitors_beam_processes_by_pid_and_name_with_demonitor_and_noproc() {
     );
     rig.erl
         .eval_ok("B11 ! {exit, {bye, [1, 2]}}, B12 ! {exit, gone}, B13 ! {exit, x}");
-    let name_obj = Term::tuple(vec![atom("mon_target"), Term::Atom(erl_node.as_str().into())]);
+    let name_obj = Term::tuple(vec![
+        atom("mon_target"),
+        Term::Atom(erl_node.as_str().into()),
+    ]);
     let mut downs = vec![rig.recv(&mut mon), rig.recv(&mut mon)];
     downs.sort_by_key(|d| d.as_tuple().unwrap()[1] != Term::Ref(r1.clone()));
     assert_eq!(
@@ -406,7 +406,10 @@ fn rust_monitors_beam_processes_by_pid_and_name_with_demonitor_and_noproc() {
     rig.erl.eval_ok(
         "M13 = monitor(process, B13), receive {'DOWN', M13, _, _, _} -> ok after 10000 -> timeout end, MON ! marker13",
     );
-    assert_eq!(rig.drain_until(&mut mon, &atom("marker13")), Vec::<Term>::new());
+    assert_eq!(
+        rig.drain_until(&mut mon, &atom("marker13")),
+        Vec::<Term>::new()
+    );
 
     // noproc for a dead pid and for an unregistered name.
     let r4 = mon.monitor(&dead);
@@ -427,7 +430,10 @@ fn rust_monitors_beam_processes_by_pid_and_name_with_demonitor_and_noproc() {
             atom("DOWN"),
             Term::Ref(r5),
             atom("process"),
-            Term::tuple(vec![atom("no_such_name"), Term::Atom(erl_node.as_str().into())]),
+            Term::tuple(vec![
+                atom("no_such_name"),
+                Term::Atom(erl_node.as_str().into())
+            ]),
             atom("noproc")
         ])
     );
@@ -452,11 +458,14 @@ fn beam_monitors_rust_mailboxes_by_pid_and_name_with_demonitor_and_noproc() {
     w2.exit(t("{shutdown, named}"));
     w3.exit(atom("quiet"));
     assert_eq!(
-        rig.erl.eval_ok("receive {'DOWN', MW1, process, W1, RW1} -> RW1 after 10000 -> timeout end"),
+        rig.erl
+            .eval_ok("receive {'DOWN', MW1, process, W1, RW1} -> RW1 after 10000 -> timeout end"),
         "{gone,#{k => <<\"v\">>}}"
     );
     assert_eq!(
-        rig.erl.eval_ok("receive {'DOWN', MW2, process, {rname, RN}, RW2} -> RW2 after 10000 -> timeout end"),
+        rig.erl.eval_ok(
+            "receive {'DOWN', MW2, process, {rname, RN}, RW2} -> RW2 after 10000 -> timeout end"
+        ),
         "{shutdown,named}"
     );
     // Demonitored: a marker sent after W3's exit arrives with no DOWN before it.
@@ -467,7 +476,9 @@ fn beam_monitors_rust_mailboxes_by_pid_and_name_with_demonitor_and_noproc() {
         );
     }
     assert_eq!(
-        rig.erl.eval_ok("[M || M = {'DOWN', _, _, _, _} <- erlnode_procs:drain_until(marker_w3, 10000)]"),
+        rig.erl.eval_ok(
+            "[M || M = {'DOWN', _, _, _, _} <- erlnode_procs:drain_until(marker_w3, 10000)]"
+        ),
         "[]"
     );
     // noproc for a dead Rust pid and an unregistered name.
@@ -519,7 +530,8 @@ fn aliases_both_ways_and_unalias_drops_messages() {
         atom("marker_alias"),
     );
     assert_eq!(
-        rig.erl.eval_ok("erlnode_procs:drain_until(marker_alias, 10000)"),
+        rig.erl
+            .eval_ok("erlnode_procs:drain_until(marker_alias, 10000)"),
         "[]"
     );
 }
@@ -627,24 +639,44 @@ fn disconnect_node_fires_every_link_and_monitor_exactly_once_on_both_sides() {
     let got = drain_each(&rig, &mut [&mut tl, &mut mr, &mut x1], "marker");
     let (tl_got, mr_got, x1_got) = (&got[0], &got[1], &got[2]);
     assert_eq!(tl_got.len(), 2, "TL: {tl_got:?}");
-    assert!(tl_got.iter().any(|m| is_exit(m, &b20, "noconnection")), "{tl_got:?}");
-    assert!(tl_got.iter().any(|m| is_exit(m, &b21, "noconnection")), "{tl_got:?}");
+    assert!(
+        tl_got.iter().any(|m| is_exit(m, &b20, "noconnection")),
+        "{tl_got:?}"
+    );
+    assert!(
+        tl_got.iter().any(|m| is_exit(m, &b21, "noconnection")),
+        "{tl_got:?}"
+    );
     assert_eq!(mr_got.len(), 2, "MR: {mr_got:?}");
-    assert!(mr_got.iter().any(|m| is_down(m, &m1, "noconnection")), "{mr_got:?}");
-    assert!(mr_got.iter().any(|m| is_down(m, &m2, "noconnection")), "{mr_got:?}");
+    assert!(
+        mr_got.iter().any(|m| is_down(m, &m1, "noconnection")),
+        "{mr_got:?}"
+    );
+    assert!(
+        mr_got.iter().any(|m| is_down(m, &m2, "noconnection")),
+        "{mr_got:?}"
+    );
     assert_eq!(x1_got.len(), 1, "X1: {x1_got:?}");
-    assert!(matches!(x1_got[0].as_tuple(), Some([e, Term::Pid(_), r]) if e.is_atom("EXIT") && r.is_atom("noconnection")));
+    assert!(
+        matches!(x1_got[0].as_tuple(), Some([e, Term::Pid(_), r]) if e.is_atom("EXIT") && r.is_atom("noconnection"))
+    );
 
     // BEAM side: a marker sent over a new connection, after the old one is
     // gone, arrives after every signal the disconnect made.
-    rig.pids.send(("erlnode_ctl_eval", erl_node.as_str()), atom("marker"));
+    rig.pids
+        .send(("erlnode_ctl_eval", erl_node.as_str()), atom("marker"));
     let beam = rig.erl.eval_ok(
         "BeamGot = erlnode_procs:drain_until(marker, 10000), {length(BeamGot), \
          erlnode_procs:count(fun(M) -> M =:= {report, R1, {'EXIT', X1, noconnection}} end, BeamGot), \
          erlnode_procs:count(fun({report, P, {'EXIT', _, noconnection}}) -> P =:= B20 orelse P =:= B21; (_) -> false end, BeamGot), \
          erlnode_procs:count(fun({report, P, {'DOWN', Ref, process, _, noconnection}}) -> P =:= R2 andalso (Ref =:= RM1 orelse Ref =:= RM2); (_) -> false end, BeamGot)}",
     );
-    assert_eq!(beam, "{5,1,2,2}", "BEAM side: {}", rig.erl.eval_ok("BeamGot"));
+    assert_eq!(
+        beam,
+        "{5,1,2,2}",
+        "BEAM side: {}",
+        rig.erl.eval_ok("BeamGot")
+    );
 }
 
 #[test]
@@ -682,11 +714,17 @@ fn killing_either_node_fires_every_link_and_monitor_exactly_once() {
 
     // erlnode serve killed: the BEAM side. Its processes are spawned there
     // with spawn_link and spawn_monitor, and one is monitored by name.
-    let s = Serve::start(&["--sname", &unique("rk"), "--cookie", &rig.cookie], rig.epmd.port);
+    let s = Serve::start(
+        &["--sname", &unique("rk"), "--cookie", &rig.cookie],
+        rig.epmd.port,
+    );
     let mut erl = Erl::start(ErlOpts::new("e2", &rig.cookie, rig.epmd.port));
     erl.eval_ok(&format!("SN = '{}', Self = self()", s.node));
     erl.eval_ok("R = erlnode_procs:reporter(Self), R ! {run, fun() -> {spawn_link(SN, erlnode, echo, []), spawn_link(SN, erlnode, echo, []), spawn_monitor(SN, erlnode, echo, []), monitor(process, {echo, SN})} end}, {ran, R, {P1, P2, {P3, M3}, M4}} = receive {ran, R, _} = Ran -> Ran end, ok");
-    assert_eq!(erl.eval_ok("P1 ! {self(), sync}, receive sync -> ok after 10000 -> timeout end"), "ok");
+    assert_eq!(
+        erl.eval_ok("P1 ! {self(), sync}, receive sync -> ok after 10000 -> timeout end"),
+        "ok"
+    );
     signal_pid(s.pid(), "KILL");
     let beam = erl.eval_ok(
         "Got = erlnode_procs:collect_n(4, 10000), R ! marker_r, \
@@ -709,11 +747,13 @@ fn node_monitoring_on_both_sides_with_reasons() {
     let erl_node = rig.erl.node.clone();
     let mut events = rig.node.monitor_nodes();
     // erl subscribes before any connection exists.
-    rig.erl.eval_ok("ok = net_kernel:monitor_nodes(true, [{node_type, hidden}, nodedown_reason])");
+    rig.erl
+        .eval_ok("ok = net_kernel:monitor_nodes(true, [{node_type, hidden}, nodedown_reason])");
     assert!(rig.rt.block_on(rig.node.connect(&erl_node)));
     next_up(&rig.rt, &mut events, &erl_node);
     assert_eq!(
-        rig.erl.eval_ok("receive {nodeup, RN, Info1} -> Info1 after 10000 -> timeout end"),
+        rig.erl
+            .eval_ok("receive {nodeup, RN, Info1} -> Info1 after 10000 -> timeout end"),
         "[{node_type,hidden}]"
     );
     rig.erl.eval_ok("true = monitor_node(RN, true)");
@@ -740,7 +780,8 @@ fn node_monitoring_on_both_sides_with_reasons() {
     assert_eq!(rig.erl.eval_ok("net_kernel:connect_node(RN)"), "true");
     next_up(&rig.rt, &mut events, &erl_node);
     rig.rt.block_on(nm.monitor_node(&erl_node)).unwrap();
-    rig.erl.eval_ok("receive {nodeup, RN, _} -> ok after 10000 -> timeout end");
+    rig.erl
+        .eval_ok("receive {nodeup, RN, _} -> ok after 10000 -> timeout end");
     rig.erl.eval_ok("true = erlang:disconnect_node(RN)");
     assert_eq!(
         next_down(&rig.rt, &mut events, &erl_node),
@@ -751,11 +792,15 @@ fn node_monitoring_on_both_sides_with_reasons() {
         Term::tuple(vec![atom("nodedown"), Term::Atom(erl_node.as_str().into())])
     );
     assert_eq!(
-        rig.erl.eval_ok("receive {nodedown, RN, Info3} -> Info3 after 10000 -> timeout end"),
+        rig.erl
+            .eval_ok("receive {nodedown, RN, Info3} -> Info3 after 10000 -> timeout end"),
         "[{nodedown_reason,disconnect},{node_type,hidden}]"
     );
     // Exactly one nodedown per subscription.
-    let extra = rig.rt.block_on(nm.recv_timeout(Duration::from_millis(100))).unwrap();
+    let extra = rig
+        .rt
+        .block_on(nm.recv_timeout(Duration::from_millis(100)))
+        .unwrap();
     assert_eq!(extra, None);
 }
 
@@ -768,13 +813,19 @@ fn register_test_fns(node: &Node) {
         Ok(c.args.into_iter().next().unwrap_or_default())
     });
     node.register_fn("t", "throw", 1, |c| async move {
-        Err(Exception::throw(c.args.into_iter().next().unwrap_or_default()))
+        Err(Exception::throw(
+            c.args.into_iter().next().unwrap_or_default(),
+        ))
     });
     node.register_fn("t", "exit", 1, |c| async move {
-        Err(Exception::exit(c.args.into_iter().next().unwrap_or_default()))
+        Err(Exception::exit(
+            c.args.into_iter().next().unwrap_or_default(),
+        ))
     });
     node.register_fn("t", "error", 1, |c| async move {
-        Err(Exception::error(c.args.into_iter().next().unwrap_or_default()))
+        Err(Exception::error(
+            c.args.into_iter().next().unwrap_or_default(),
+        ))
     });
     node.register_fn("t", "panic", 0, |_| async move {
         if std::env::var_os("ERLNODE_NEVER_SET_THIS").is_none() {
@@ -850,7 +901,10 @@ fn beam_calls_rust_functions_with_rpc_and_erpc() {
         e.eval_ok("case rpc:call(RN, t, panic, []) of {badrpc, {'EXIT', {{rust_panic, Txt}, [{t, panic, 0, []}]}}} -> binary:match(Txt, <<\"handler blew up\">>) =/= nomatch; Other -> Other end"),
         "true"
     );
-    assert_eq!(e.eval_ok("rpc:call(RN, t, echo, [after_panic])"), "after_panic");
+    assert_eq!(
+        e.eval_ok("rpc:call(RN, t, echo, [after_panic])"),
+        "after_panic"
+    );
     // Casts: the side effect is observable.
     assert_eq!(e.eval_ok("rpc:cast(RN, t, notify, [self(), c1])"), "true");
     assert_eq!(
@@ -893,7 +947,10 @@ fn beam_calls_rust_functions_with_rpc_and_erpc() {
         Duration::from_secs(5),
         || node.process_count() == baseline,
     );
-    assert_eq!(rig.erl.eval_ok("rpc:call(RN, t, echo, [still_here])"), "still_here");
+    assert_eq!(
+        rig.erl.eval_ok("rpc:call(RN, t, echo, [still_here])"),
+        "still_here"
+    );
 }
 
 #[test]
@@ -923,9 +980,25 @@ fn rex_c_node_and_gen_server_forms_and_erl_call() {
     );
 
     // OTP's own C client.
-    let alive = rig.node.name().as_str().split('@').next().unwrap().to_string();
+    let alive = rig
+        .node
+        .name()
+        .as_str()
+        .split('@')
+        .next()
+        .unwrap()
+        .to_string();
     let out = std::process::Command::new("timeout")
-        .args(["60", "erl_call", "-sname", &alive, "-c", &rig.cookie, "-a", "erlnode echo [hello]"])
+        .args([
+            "60",
+            "erl_call",
+            "-sname",
+            &alive,
+            "-c",
+            &rig.cookie,
+            "-a",
+            "erlnode echo [hello]",
+        ])
         .env("ERL_EPMD_PORT", rig.epmd.port.to_string())
         .output()
         .expect("run erl_call");
@@ -947,7 +1020,10 @@ fn serve_demo_functions_and_spawn_from_the_beam() {
     let mut e = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
     e.eval_ok(&format!("SN = '{}', Self = self()", s.node));
     // The demo functions.
-    assert_eq!(e.eval_ok("rpc:call(SN, erlnode, echo, [{x, \"y\"}])"), "{x,\"y\"}");
+    assert_eq!(
+        e.eval_ok("rpc:call(SN, erlnode, echo, [{x, \"y\"}])"),
+        "{x,\"y\"}"
+    );
     assert_eq!(
         e.eval_ok("rpc:call(SN, erlnode, sum, [[1, 1 bsl 100, -5]]) =:= 1 + (1 bsl 100) - 5"),
         "true"
@@ -1028,7 +1104,7 @@ fn beam_code_with_an_erlnode_group_leader_prints_to_erlnode_log_without_hanging(
         .with_ansi(false)
         .try_init()
         .ok();
-    let mut rig = Rig::start();
+    let rig = Rig::start();
     let h = rig.rt.handle().clone();
     let _g = h.enter();
     let erl_node = rig.erl.node.clone();
@@ -1081,7 +1157,339 @@ fn beam_code_with_an_erlnode_group_leader_prints_to_erlnode_log_without_hanging(
     ));
     assert_eq!(
         gl_of,
-        Ok(Term::tuple(vec![atom("group_leader"), Term::Pid(gl.pid().clone())]))
+        Ok(Term::tuple(vec![
+            atom("group_leader"),
+            Term::Pid(gl.pid().clone())
+        ]))
     );
     mb.send(&p, t("{exit, done}"));
+}
+
+// ---------------------------------------------------------------- Rust calls into the BEAM
+
+#[test]
+fn rust_calls_into_the_beam_with_rpc_spawn_and_gen_server() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let en = rig.erl.node.clone();
+    let rpc = |rig: &Rig, m: &str, f: &str, args: Vec<Term>, tmo: Duration| {
+        rig.rt.block_on(rig.node.rpc(&en, m, f, args, tmo))
+    };
+    assert_eq!(
+        rpc(
+            &rig,
+            "erlang",
+            "list_to_tuple",
+            vec![t("[1, <<\"b\">>, 2.5]")],
+            WAIT
+        ),
+        Ok(t("{1, <<\"b\">>, 2.5}"))
+    );
+    // Each failure, as rpc:call on the BEAM itself reports it.
+    for (f, arg) in [("error", "boom"), ("exit", "{x, 1}"), ("throw", "ball")] {
+        let err = rpc(&rig, "erlang", f, vec![t(arg)], WAIT).unwrap_err();
+        let class = match &err {
+            RpcError::Exception(e) => e.class,
+            other => panic!("{f}: not an exception: {other:?}"),
+        };
+        assert_eq!(class.as_str(), f);
+        let beam = t(&rig
+            .erl
+            .eval_ok(&format!("rpc:call(node(), erlang, {f}, [{arg}])")));
+        assert_eq!(err.to_rpc_value(), beam, "{f}");
+    }
+    let undef = rpc(&rig, "nomod", "nofun", vec![Term::Int(1)], WAIT).unwrap_err();
+    assert_eq!(
+        undef.to_rpc_value(),
+        t(&rig.erl.eval_ok("rpc:call(node(), nomod, nofun, [1])"))
+    );
+    assert!(matches!(
+        rpc(
+            &rig,
+            "timer",
+            "sleep",
+            vec![Term::Int(5000)],
+            Duration::from_millis(200)
+        ),
+        Err(RpcError::Timeout(_))
+    ));
+    let nobody = format!("nobody@{}", short_host());
+    assert!(matches!(
+        rig.rt
+            .block_on(rig.node.rpc(&nobody, "erlang", "node", vec![], WAIT)),
+        Err(RpcError::NodeDown(_))
+    ));
+
+    // spawn, and its link and monitor variants.
+    let mut mb = rig.node.mailbox();
+    mb.trap_exit(true);
+    let me = Term::Pid(mb.pid().clone());
+    let p = rig
+        .rt
+        .block_on(rig.node.spawn(&en, "erlnode_procs", "echo_loop", vec![]))
+        .unwrap();
+    mb.send(&p, Term::tuple(vec![me.clone(), atom("hi")]));
+    assert_eq!(rig.recv(&mut mb), atom("hi"));
+    let spawn = |mb: &mut Mailbox, link: bool, monitor: bool| {
+        rig.rt
+            .block_on(mb.spawn_on(
+                &en,
+                "erlnode_procs",
+                "echo_loop",
+                vec![],
+                SpawnOpts { link, monitor },
+                Some(WAIT),
+            ))
+            .unwrap()
+    };
+    let (pl, none) = spawn(&mut mb, true, false);
+    assert_eq!(none, None);
+    mb.send(&pl, t("{exit, {linked, 1}}"));
+    assert_eq!(rig.recv(&mut mb), exit_msg(&pl, t("{linked, 1}")));
+    let (pm, mref) = spawn(&mut mb, false, true);
+    let mref = mref.expect("a monitor reference");
+    mb.send(&pm, t("{exit, monitored}"));
+    assert_eq!(
+        rig.recv(&mut mb),
+        Term::tuple(vec![
+            atom("DOWN"),
+            Term::Ref(mref),
+            atom("process"),
+            Term::Pid(pm),
+            atom("monitored")
+        ])
+    );
+    let (pb, bref) = spawn(&mut mb, true, true);
+    let bref = bref.unwrap();
+    mb.send(&pb, t("{exit, both}"));
+    let mut got = vec![rig.recv(&mut mb), rig.recv(&mut mb)];
+    got.sort_by_key(|m| m.as_tuple().unwrap()[0].is_atom("DOWN"));
+    assert_eq!(
+        got,
+        vec![
+            exit_msg(&pb, atom("both")),
+            Term::tuple(vec![
+                atom("DOWN"),
+                Term::Ref(bref),
+                atom("process"),
+                Term::Pid(pb),
+                atom("both")
+            ])
+        ]
+    );
+
+    // gen_server: call by name and by pid, timeout, cast, noproc.
+    let gs = rig.take_pid("erlnode_procs:gs_start(gs1)");
+    let by_name = || ("gs1", en.as_str());
+    let call = |mb: &mut Mailbox, to: erlnode::node::Dest, req: &str, tmo: Duration| {
+        rig.rt.block_on(mb.call(to, t(req), Some(tmo)))
+    };
+    assert_eq!(
+        call(&mut mb, by_name().into(), "{echo, x}", WAIT),
+        Ok(atom("x"))
+    );
+    assert_eq!(
+        call(&mut mb, (&gs).into(), "{echo, y}", WAIT),
+        Ok(atom("y"))
+    );
+    assert!(matches!(
+        call(
+            &mut mb,
+            by_name().into(),
+            "{sleep, 1500}",
+            Duration::from_millis(200)
+        ),
+        Err(CallError::Timeout(_))
+    ));
+    // The late reply to the timed-out call is dropped, not queued.
+    assert_eq!(
+        call(&mut mb, by_name().into(), "{echo, z}", WAIT),
+        Ok(atom("z"))
+    );
+    assert_eq!(mb.try_recv().unwrap(), None);
+    mb.cast(by_name(), Term::tuple(vec![atom("note"), me, atom("c")]));
+    assert_eq!(rig.recv(&mut mb), t("{noted, c}"));
+    assert_eq!(
+        call(
+            &mut mb,
+            ("no_such_server", en.as_str()).into(),
+            "{echo, x}",
+            WAIT
+        ),
+        Err(CallError::Down(atom("noproc")))
+    );
+}
+
+#[test]
+fn rust_rpc_falls_back_to_rex_when_the_peer_lacks_spawn() {
+    // A real erl always has DFLAG_SPAWN; leaving it out of what we offer
+    // makes the negotiated flags lack it, so node.rpc takes the rex path.
+    use erlnode::handshake::DistFlags;
+    let mut rig =
+        Rig::with(|b| b.flags(DistFlags::RECOMMENDED_HIDDEN.difference(DistFlags::SPAWN)));
+    let en = rig.erl.node.clone();
+    assert!(rig.rt.block_on(rig.node.connect(&en)));
+    // Proof that the connection lacks SPAWN: erl's own rpc:call to us says so.
+    assert_eq!(
+        rig.erl.eval_ok("rpc:call(RN, erlang, node, [])"),
+        "{badrpc,notsup}"
+    );
+    let rpc = |rig: &Rig, m: &str, f: &str, args: Vec<Term>, tmo: Duration| {
+        rig.rt.block_on(rig.node.rpc(&en, m, f, args, tmo))
+    };
+    assert_eq!(
+        rpc(&rig, "erlang", "list_to_tuple", vec![t("[1, 2]")], WAIT),
+        Ok(t("{1, 2}"))
+    );
+    for (f, arg) in [("error", "boom"), ("exit", "{x, 1}"), ("throw", "ball")] {
+        let r = rpc(&rig, "erlang", f, vec![t(arg)], WAIT);
+        let beam = t(&rig
+            .erl
+            .eval_ok(&format!("rpc:call(node(), erlang, {f}, [{arg}])")));
+        let as_rpc = match r {
+            Ok(v) => v,
+            Err(e) => e.to_rpc_value(),
+        };
+        assert_eq!(as_rpc, beam, "{f}");
+    }
+    assert!(matches!(
+        rpc(
+            &rig,
+            "timer",
+            "sleep",
+            vec![Term::Int(5000)],
+            Duration::from_millis(200)
+        ),
+        Err(RpcError::Timeout(_))
+    ));
+}
+
+// ---------------------------------------------------------------- CLI
+
+#[test]
+fn cli_rpc_and_send_with_cookie() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    let (code, out, err) = erlnode_cmd(
+        &[
+            "rpc",
+            &erl.node,
+            "erlang",
+            "list_to_tuple",
+            "[[1, two, <<\"3\">>]]",
+            "--cookie",
+            &cookie,
+        ],
+        epmd.port,
+    );
+    assert_eq!(
+        (code, out.trim().parse::<Term>().ok()),
+        (0, Some(t("{1, two, <<\"3\">>}"))),
+        "{err}"
+    );
+    // badrpc: the reason on stderr, exit 1.
+    let (code, out, err) = erlnode_cmd(
+        &[
+            "rpc", &erl.node, "erlang", "error", "[boom]", "--cookie", &cookie,
+        ],
+        epmd.port,
+    );
+    assert_eq!((code, out.as_str()), (1, ""));
+    assert_eq!(
+        err.trim().parse::<Term>().ok(),
+        Some(t("{'EXIT', {boom, [{erlang, error, [boom], []}]}}")),
+        "stderr: {err}"
+    );
+    // A throw is rpc:call's value.
+    let (code, out, _) = erlnode_cmd(
+        &[
+            "rpc", &erl.node, "erlang", "throw", "[ball]", "--cookie", &cookie,
+        ],
+        epmd.port,
+    );
+    assert_eq!((code, out.trim()), (0, "ball"));
+    // The wrong cookie: nodedown, exit 1.
+    let (code, _, err) = erlnode_cmd(
+        &[
+            "rpc", &erl.node, "erlang", "node", "[]", "--cookie", "wrong",
+        ],
+        epmd.port,
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nodedown"), "{err}");
+
+    // send: delivered to a registered erl process.
+    erl.eval_ok("Self = self(), register(inbox1, spawn(fun() -> receive M -> Self ! {inbox1_got, M} end end))");
+    let (code, _, err) = erlnode_cmd(
+        &[
+            "send",
+            &erl.node,
+            "inbox1",
+            "{hello, [1, 2], <<\"x\">>}",
+            "--cookie",
+            &cookie,
+        ],
+        epmd.port,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        erl.eval_ok("receive {inbox1_got, Got} -> Got after 10000 -> timeout end"),
+        "{hello,[1,2],<<\"x\">>}"
+    );
+    let (code, _, _) = erlnode_cmd(
+        &["send", &erl.node, "inbox1", "x", "--cookie", "wrong"],
+        epmd.port,
+    );
+    assert_eq!(code, 1);
+
+    // erlnode rpc to erlnode serve.
+    let s = Serve::start(&["--sname", &unique("rc"), "--cookie", &cookie], epmd.port);
+    let (code, out, err) = erlnode_cmd(
+        &[
+            "rpc", &s.node, "erlnode", "echo", "[hello]", "--cookie", &cookie,
+        ],
+        epmd.port,
+    );
+    assert_eq!((code, out.trim()), (0, "hello"), "{err}");
+}
+
+// ---------------------------------------------------------------- a mailbox nobody reads (issue 7)
+
+#[test]
+fn an_unread_mailbox_past_max_mailbox_len_is_ended_and_others_are_unaffected() {
+    let mut rig = Rig::with(|b| b.max_mailbox_len(100));
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let mut flood = rig.node.register_mailbox("flood").unwrap();
+    flood.trap_exit(true); // the overflow cannot be trapped
+    let mut other = rig.node.register_mailbox("other").unwrap();
+    rig.give("F", Term::Pid(flood.pid().clone()));
+    rig.erl.eval_ok("FR = erlnode_procs:reporter(Self), FR ! {run, fun() -> link(F) end}, {ran, FR, true} = receive {ran, FR, _} = RanF -> RanF end, FM = monitor(process, F)");
+    rig.take("ok"); // the link and monitor are in place here
+    rig.erl
+        .eval_ok("[{flood, RN} ! {m, I} || I <- lists:seq(1, 1000)], {other, RN} ! still_fine, ok");
+    assert_eq!(
+        rig.erl
+            .eval_ok("receive {'DOWN', FM, process, F, WhyF} -> WhyF after 10000 -> timeout end"),
+        "{erlnode,mailbox_overflow}"
+    );
+    assert_eq!(
+        rig.erl
+            .eval_ok("receive {report, FR, {'EXIT', F, WhyL}} -> WhyL after 10000 -> timeout end"),
+        "{erlnode,mailbox_overflow}"
+    );
+    // Its queue is freed, its name is free, and it is dead.
+    assert_eq!(flood.len(), 0);
+    assert_eq!(rig.node.whereis("flood"), None);
+    assert_eq!(
+        rig.rt.block_on(flood.recv()).unwrap_err().reason,
+        t("{erlnode, mailbox_overflow}")
+    );
+    // Other mailboxes and the connection are unaffected.
+    assert_eq!(rig.recv(&mut other), atom("still_fine"));
+    rig.erl.eval_ok("{other, RN} ! still_fine_2");
+    assert_eq!(rig.recv(&mut other), atom("still_fine_2"));
+    assert_eq!(rig.erl.eval_ok("net_adm:ping(RN)"), "pong");
 }
