@@ -665,12 +665,15 @@ impl NodeInner {
         let host = peer_name.host();
         let lookup = tokio::time::timeout(
             self.cfg.handshake_timeout,
-            crate::epmd::EpmdClient::new(self.cfg.epmd_port).port_please(host, peer_name.alive()),
+            crate::epmd::EpmdClient::new(self.cfg.epmd_port)
+                .port_please_at(host, peer_name.alive()),
         )
         .await;
-        let port = match lookup {
-            Ok(Ok(Some(entry))) => entry.port,
-            Ok(Ok(None)) => {
+        // The node is dialled at the address its EPMD answered on, as OTP
+        // does: no second name lookup.
+        let (port, ip) = match lookup {
+            Ok(Ok((Some(entry), ip))) => (entry.port, ip),
+            Ok(Ok((None, _))) => {
                 return Err(DialError::Failed(format!(
                     "no node named {} is registered in EPMD on {host}",
                     peer_name.alive()
@@ -685,7 +688,7 @@ impl NodeInner {
         };
         let stream = match tokio::time::timeout(
             super::conn::CONNECT_TIMEOUT,
-            TcpStream::connect((host, port)),
+            TcpStream::connect((ip, port)),
         )
         .await
         {
