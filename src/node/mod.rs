@@ -49,7 +49,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(7);
 
 /// Node events kept for a slow `monitor_nodes` subscriber before it starts
 /// missing some (it is told how many it missed).
-const NODE_EVENT_BUFFER: usize = 1024;
+/// Node events are rare (one per connection up or down), so this is ample;
+/// the channel allocates every slot up front, so it is kept small.
+const NODE_EVENT_BUFFER: usize = 128;
 
 /// Errors from starting or using a node.
 #[derive(Debug, thiserror::Error)]
@@ -103,6 +105,9 @@ pub(crate) struct Config {
     pub max_mailbox_len: usize,
     /// TLS distribution (`-proto_dist inet_tls`) when set; plain TCP otherwise.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Host names with a fixed address (like OTP's inetrc `{host, IP,
+    /// Names}`): no name lookup for them.
+    pub hosts: HashMap<String, std::net::IpAddr>,
 }
 
 /// Default cap on connections to peers, both directions: far above any

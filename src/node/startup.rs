@@ -41,6 +41,7 @@ pub struct NodeBuilder {
     max_send_queue: usize,
     max_mailbox_len: usize,
     tls: Option<TlsConfig>,
+    hosts: std::collections::HashMap<String, IpAddr>,
 }
 
 impl Node {
@@ -69,6 +70,7 @@ impl Node {
             max_send_queue: super::DEFAULT_MAX_SEND_QUEUE,
             max_mailbox_len: super::DEFAULT_MAX_MAILBOX_LEN,
             tls: None,
+            hosts: Default::default(),
         }
     }
 }
@@ -139,6 +141,14 @@ impl NodeBuilder {
     /// `net_kernel:create_creation/0` makes.
     pub fn publish(mut self, on: bool) -> Self {
         self.publish = on;
+        self
+    }
+
+    /// Gives `host` a fixed address, like an OTP inetrc `{host, IP, [Host]}`
+    /// entry: peers named `alive@host` are looked up in EPMD and dialled at
+    /// `ip` without a name lookup. TLS still verifies the name `host`.
+    pub fn host_address(mut self, host: &str, ip: IpAddr) -> Self {
+        self.hosts.insert(host.to_string(), ip);
         self
     }
 
@@ -272,6 +282,7 @@ impl NodeBuilder {
             max_send_queue: self.max_send_queue,
             max_mailbox_len: self.max_mailbox_len,
             tls: self.tls.clone(),
+            hosts: self.hosts.clone(),
         };
         let atom = Atom::new(name.as_str()).map_err(|e| NodeError::BadName(e.to_string()))?;
         let inner = Arc::new(NodeInner::new(
@@ -663,10 +674,15 @@ impl NodeInner {
             .check_dialable(self.cfg.long_names)
             .map_err(|e| DialError::Failed(e.to_string()))?;
         let host = peer_name.host();
+        let epmd_host = self
+            .cfg
+            .hosts
+            .get(host)
+            .map_or_else(|| host.to_string(), |ip| ip.to_string());
         let lookup = tokio::time::timeout(
             self.cfg.handshake_timeout,
             crate::epmd::EpmdClient::new(self.cfg.epmd_port)
-                .port_please_at(host, peer_name.alive()),
+                .port_please_at(&epmd_host, peer_name.alive()),
         )
         .await;
         // The node is dialled at the address its EPMD answered on, as OTP
