@@ -41,21 +41,26 @@ out=$("$bin" rpc "$node" erlnode echo '[hello]' --cookie "$cookie")
 out=$(erl_call -sname "$name" -c "$cookie" -a 'erlnode echo [hello]')
 [ "$out" = hello ] || { echo "erl_call printed: $out"; exit 1; }
 
-# Prints "median min max" in ms (one decimal) over $runs runs of the command.
-measure() {
-    for _ in $(seq "$runs"); do
-        s=$(date +%s%N)
-        "$@" >/dev/null
-        e=$(date +%s%N)
-        echo $(((e - s) / 1000))
-    done | sort -n | awk '{v[NR] = $1} END {
-        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-        printf "%.1f %.1f %.1f\n", m / 1000, v[1] / 1000, v[NR] / 1000 }'
+# Runs both commands $runs times, interleaved (so load changes hit both
+# alike), timing each whole process with a monotonic clock; prints median,
+# 10th percentile and minimum in ms, and the ratio of the medians.
+python3 - "$runs" "$bin" "$node" "$name" "$cookie" <<'PY'
+import statistics, subprocess, sys, time
+runs, bin_, node, name, cookie = int(sys.argv[1]), *sys.argv[2:]
+cmds = {
+    "erlnode rpc": [bin_, "rpc", node, "erlnode", "echo", "[hello]", "--cookie", cookie],
+    "erl_call": ["erl_call", "-sname", name, "-c", cookie, "-a", "erlnode echo [hello]"],
 }
-
-read -r e_med e_min e_max < <(measure "$bin" rpc "$node" erlnode echo '[hello]' --cookie "$cookie")
-read -r c_med c_min c_max < <(measure erl_call -sname "$name" -c "$cookie" -a 'erlnode echo [hello]')
-echo "runs: $runs each, against $node"
-echo "erlnode rpc: median ${e_med} ms (min ${e_min}, max ${e_max})"
-echo "erl_call:    median ${c_med} ms (min ${c_min}, max ${c_max})"
-awk -v e="$e_med" -v c="$c_med" 'BEGIN { printf "ratio erlnode/erl_call: %.2f (target <= 1.5)\n", e / c }'
+times = {k: [] for k in cmds}
+for _ in range(runs):
+    for k, c in cmds.items():
+        t = time.perf_counter()
+        subprocess.run(c, stdout=subprocess.DEVNULL, check=True)
+        times[k].append((time.perf_counter() - t) * 1000)
+print(f"runs: {runs} each, interleaved, against {node}")
+for k, v in times.items():
+    v.sort()
+    print(f"{k:12s} median {statistics.median(v):.2f} ms  p10 {v[len(v) // 10]:.2f}  min {v[0]:.2f}")
+m = {k: statistics.median(v) for k, v in times.items()}
+print(f"ratio erlnode rpc / erl_call (medians): {m['erlnode rpc'] / m['erl_call']:.2f} (target <= 1.5)")
+PY

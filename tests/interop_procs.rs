@@ -1419,6 +1419,30 @@ fn cli_rpc_and_send_with_cookie() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("nodedown"), "{err}");
 
+    // Remote output of the call goes to erlnode's log (stderr), and the
+    // call does not hang on it.
+    let out = std::process::Command::new(erlnode_bin())
+        .args([
+            "rpc",
+            &erl.node,
+            "io",
+            "format",
+            "[\"cli says ~p~n\", [{z, 1}]]",
+            "--cookie",
+            &cookie,
+        ])
+        .env("ERL_EPMD_PORT", epmd.port.to_string())
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "ok",
+        "{stderr}"
+    );
+    assert!(stderr.contains("cli says {z,1}"), "stderr: {stderr}");
+
     // send: delivered to a registered erl process.
     erl.eval_ok("Self = self(), register(inbox1, spawn(fun() -> receive M -> Self ! {inbox1_got, M} end end))");
     let (code, _, err) = erlnode_cmd(
