@@ -1208,11 +1208,16 @@ fn rust_calls_into_the_beam_with_rpc_spawn_and_gen_server() {
             &rig,
             "timer",
             "sleep",
-            vec![Term::Int(5000)],
+            vec![Term::Int(60_000)],
             Duration::from_millis(200)
         ),
         Err(RpcError::Timeout(_))
     ));
+    // The abandoned call was stopped on the BEAM too (long before its 60 s).
+    rig.erl_until(
+        "the abandoned call's process on erl to go",
+        "[P || P <- processes(), process_info(P, current_function) =:= {current_function, {timer, sleep, 1}}] =:= []",
+    );
     let nobody = format!("nobody@{}", short_host());
     assert!(matches!(
         rig.rt
