@@ -42,7 +42,9 @@ async fn run() -> Result<f64, Box<dyn std::error::Error>> {
     ) else {
         return Err("usage: bench_peer pipeline TARGET_NODE N COOKIE".into());
     };
-    let n: i64 = n.parse().map_err(|_| format!("N must be an integer, got {n:?}"))?;
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("N must be an integer, got {n:?}"))?;
     let node = Node::builder(&format!("bench_rs_{}", std::process::id()))
         .cookie(cookie)
         .embedded_epmd(false)
@@ -72,7 +74,10 @@ async fn count(
     mb: &mut erlnode::node::Mailbox,
     sink: (&str, &str),
 ) -> Result<i64, Box<dyn std::error::Error>> {
-    mb.send(sink, Term::tuple(vec![Term::Pid(mb.pid().clone()), Term::atom("count")]));
+    mb.send(
+        sink,
+        Term::tuple(vec![Term::Pid(mb.pid().clone()), Term::atom("count")]),
+    );
     let end = Instant::now() + REPLY_TIMEOUT;
     loop {
         let left = end.saturating_duration_since(Instant::now());

@@ -82,10 +82,6 @@ pub(crate) const FLOAT_EXT_LEN: usize = 31;
 /// other nodes while keeping the lookup a few comparisons.
 const LONG_ATOM_CACHE: usize = 4;
 
-/// Maps up to this many entries are checked for duplicate keys pairwise;
-/// larger ones with a hash set. Pairwise is faster for records-as-maps sizes.
-const PAIRWISE_DUP_CHECK_MAX: usize = 16;
-
 /// Chunk by which the output of a compressed term grows while inflating, so
 /// that a lying size field never reserves more than the data really produces.
 const INFLATE_CHUNK: usize = 64 << 10;
@@ -634,10 +630,13 @@ impl<'a> Decoder<'a> {
                     Some(Frame::Map {
                         entries, offset, ..
                     }) => {
-                        if has_duplicate_key(&entries) {
+                        // Equal keys are neighbours in key order, which
+                        // the map computes anyway.
+                        let map = Map::from_received(entries);
+                        if map.has_duplicate_keys() {
                             return Err(DecodeError::DuplicateMapKey { offset });
                         }
-                        Term::Map(Map::from_received(entries))
+                        Term::Map(map)
                     }
                     Some(Frame::Fun { fun, .. }) => Term::Fun(fun),
                     Some(Frame::List { items, .. }) => Term::List(items),
@@ -1205,21 +1204,6 @@ fn parse_float_ext(s: &[u8]) -> Option<f64> {
     }
     let f: f64 = text.parse().ok()?;
     f.is_finite().then_some(f)
-}
-
-/// True if two entries have equal keys (exact equality, as map keys in
-/// Erlang).
-fn has_duplicate_key(entries: &[(Term, Term)]) -> bool {
-    if entries.len() <= PAIRWISE_DUP_CHECK_MAX {
-        for (i, (k, _)) in entries.iter().enumerate() {
-            if entries[i + 1..].iter().any(|(k2, _)| k == k2) {
-                return true;
-            }
-        }
-        return false;
-    }
-    let mut seen = std::collections::HashSet::with_capacity(entries.len());
-    !entries.iter().all(|(k, _)| seen.insert(k))
 }
 
 impl Term {

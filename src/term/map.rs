@@ -180,13 +180,6 @@ impl Map {
         &self.entries
     }
 
-    /// The entries, mutably, for taking a map apart (the iterative drop):
-    /// the key order is forgotten.
-    pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = (&mut Term, &mut Term)> {
-        self.sorted = Box::default();
-        self.entries.iter_mut().map(|(k, v)| (k, v))
-    }
-
     /// Takes the entries out, in stored order.
     pub fn into_entries(mut self) -> Vec<(Term, Term)> {
         std::mem::take(&mut self.entries)
