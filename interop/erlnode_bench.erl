@@ -84,6 +84,7 @@ codec([WorkDir, CodecExe]) ->
     run(fun() -> print_table(codec_rows(WorkDir, CodecExe)) end).
 
 run(F) ->
+    io:setopts(standard_io, [{encoding, unicode}]),
     try
         F(),
         erlang:halt(0)
@@ -129,7 +130,10 @@ start_peer(Prefix) ->
                         integer_to_list(erlang:unique_integer([positive]))),
     Dir = filename:dirname(code:which(?MODULE)),
     {ok, P, Node} = peer:start_link(#{name => Name,
-                                      args => ["-setcookie", atom_to_list(erlang:get_cookie()),
+                                      %% Hidden, like erlnode: no global mesh
+                                      %% between the peers of the run.
+                                      args => ["-hidden",
+                                               "-setcookie", atom_to_list(erlang:get_cookie()),
                                                "-pa", Dir]}),
     {ok, P, Node}.
 

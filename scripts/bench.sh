@@ -71,6 +71,6 @@ for _ in $(seq 1 600); do
 done
 [ -n "$rust_node" ] || { echo "erlnode serve did not become ready" >&2; exit 1; }
 
-erl -sname "bench_drv_$tag" -setcookie "$cookie" -noshell -pa "$work" \
+erl -sname "bench_drv_$tag" -hidden -setcookie "$cookie" -noshell -pa "$work" \
     -run erlnode_bench main "$rust_node" "$serve_pid" "$work" \
     "$rel/examples/bench_peer" "$rel/examples/codec_bench"
