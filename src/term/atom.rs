@@ -83,6 +83,23 @@ impl Atom {
         }
     }
 
+    /// An inline atom straight from wire bytes, when they are ASCII (so valid
+    /// UTF-8 and Latin-1 alike, and within the length limit) and short
+    /// enough to be inline; `None` otherwise. The decoder's fast path: no
+    /// UTF-8 validation, no character count.
+    #[inline]
+    pub(crate) fn from_short_ascii(bytes: &[u8]) -> Option<Atom> {
+        if bytes.len() > INLINE_ATOM_BYTES || !bytes.is_ascii() {
+            return None;
+        }
+        let mut buf = [0u8; INLINE_ATOM_BYTES];
+        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(Atom(Repr::Inline {
+            len: bytes.len() as u8,
+            buf,
+        }))
+    }
+
     /// The atom's text.
     pub fn as_str(&self) -> &str {
         match &self.0 {

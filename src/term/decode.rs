@@ -593,20 +593,16 @@ impl<'a> Decoder<'a> {
                     }
                     Frame::Map {
                         entries,
-                        want_value,
+                        key,
                         left,
                         ..
                     } => {
-                        if !*want_value {
-                            // The value slot is filled in when it arrives.
-                            entries.push((value, Term::NIL));
-                            *want_value = true;
+                        let Some(k) = key.take() else {
+                            // A key: held until its value arrives.
+                            *key = Some(value);
                             continue 'next;
-                        }
-                        if let Some(e) = entries.last_mut() {
-                            e.1 = value;
-                        }
-                        *want_value = false;
+                        };
+                        entries.push((k, value));
                         *left -= 1;
                         if *left > 0 {
                             continue 'next;
@@ -764,7 +760,7 @@ impl<'a> Decoder<'a> {
                 run.open(self, "map", 2 * u64::from(n), offset)?;
                 run.stack.push(Frame::Map {
                     entries: Vec::with_capacity(n as usize),
-                    want_value: false,
+                    key: None,
                     left: n as usize,
                     offset,
                 });
@@ -991,6 +987,9 @@ impl<'a> Decoder<'a> {
             }
         };
         let text = self.take(len)?;
+        if let Some(a) = Atom::from_short_ascii(text) {
+            return Ok(a);
+        }
         if latin1 && !text.is_ascii() {
             if len > MAX_ATOM_CHARS {
                 return Err(DecodeError::AtomTooLong { chars: len });
@@ -1153,9 +1152,10 @@ enum Frame {
         in_tail: bool,
     },
     Map {
-        /// Complete entries, then possibly one whose value is pending.
+        /// Complete entries.
         entries: Vec<(Term, Term)>,
-        want_value: bool,
+        /// The key of the entry whose value is being decoded.
+        key: Option<Term>,
         left: usize,
         offset: usize,
     },
