@@ -592,10 +592,7 @@ impl<'a> Decoder<'a> {
                         }
                     }
                     Frame::Map {
-                        entries,
-                        key,
-                        left,
-                        ..
+                        entries, key, left, ..
                     } => {
                         let Some(k) = key.take() else {
                             // A key: held until its value arrives.
