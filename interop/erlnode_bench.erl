@@ -17,6 +17,8 @@
 -export([main/1, codec/1]).
 -export([peer_init/0, echo_loop/0, sink_loop/1, loader/3]).
 -export([corpus/0, beam_codec/2]).
+%% Single workloads, for profiling a node by hand.
+-export([serial/2, pipeline/2, rpc_latency/2, echo_bin/3]).
 
 %% Workload sizes. A full run stays around a few minutes on 2 busy cores.
 -define(SERIAL_N, 10000).        % round trips per serial measurement
