@@ -28,6 +28,7 @@
 -define(CONC_K, 20000).          % messages each load node sends
 -define(ROUNDS, 3).              % turns per workload: median (codec: best)
 -define(CODEC_LOOPS, 100).       % decodes/encodes of the ~1 MB corpus per turn
+-define(CODEC_ROUNDS, 5).        % codec turns (about a second each); the best is reported
 -define(REPLY_TIMEOUT, 120000).  % ms; a lost reply fails the run, never hangs it
 
 -record(person, {id, name, email, age, tags, address, last_seen}).
@@ -270,7 +271,7 @@ codec_rows(WorkDir, CodecExe) ->
                 {BD, BE} = beam_codec(Bin, ?CODEC_LOOPS),
                 R = rust_codec(CodecExe, File, ?CODEC_LOOPS),
                 {BD, BE, R}
-            end || _ <- lists:seq(1, ?ROUNDS)],
+            end || _ <- lists:seq(1, ?CODEC_ROUNDS)],
     %% Best of the turns: a CPU-bound loop is only ever slowed down by
     %% other load, so the fastest turn is the closest to the truth.
     BeamDec = lists:max([D || {D, _, _} <- Runs]),
