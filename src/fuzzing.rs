@@ -171,8 +171,26 @@ fn sent_challenge(sent: &[Vec<u8>]) -> Option<u32> {
 /// peer with the right cookie would send) so that the fuzzer can reach the
 /// end. The rest is the initiator's messages, [`messages`]-framed.
 pub fn handshake_acceptor(data: &[u8]) {
+    let _ = handshake_acceptor_outcome(data);
+}
+
+/// How a fuzzed handshake ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The input ended before the handshake did.
+    Incomplete,
+    /// The machine returned an error.
+    Failed,
+    /// The machine refused the peer (a status it sends before closing).
+    Rejected,
+    /// The handshake completed.
+    Established,
+}
+
+/// [`handshake_acceptor`], telling how the handshake ended.
+pub fn handshake_acceptor_outcome(data: &[u8]) -> Outcome {
     let Some((&opts, rest)) = data.split_first() else {
-        return;
+        return Outcome::Incomplete;
     };
     let jar = cookies();
     let our_name = node(FUZZ_ACCEPTOR_NAME);
@@ -186,7 +204,9 @@ pub fn handshake_acceptor(data: &[u8]) {
         let step = match pending.take() {
             Some(step) => step,
             None => {
-                let Some(msg) = msgs.next() else { return };
+                let Some(msg) = msgs.next() else {
+                    return Outcome::Incomplete;
+                };
                 let mut msg = msg.to_vec();
                 if let (Some(ch), Ok(reply)) = (our_challenge, ChallengeReply::parse(&msg)) {
                     // The digest is checked with the cookie for the peer's
@@ -231,7 +251,7 @@ pub fn handshake_acceptor(data: &[u8]) {
             Ok(AcceptorStep::Reject { send, error }) => {
                 assert!(!send.is_empty(), "reject without a status to send");
                 let _ = error.to_string();
-                return;
+                return Outcome::Rejected;
             }
             Ok(AcceptorStep::Done { send, established }) => {
                 assert!(
@@ -247,12 +267,12 @@ pub fn handshake_acceptor(data: &[u8]) {
                 );
                 // A finished machine refuses more input without panicking.
                 assert!(acc.receive(b"x").is_err());
-                return;
+                return Outcome::Established;
             }
             Err(e) => {
                 let _ = e.to_string();
                 let _ = acc.closed_error().to_string();
-                return;
+                return Outcome::Failed;
             }
         }
     }
@@ -262,8 +282,13 @@ pub fn handshake_acceptor(data: &[u8]) {
 /// bit 1 is the answer to `alive`, bit 3 makes the challenge ack's digest
 /// correct. The rest is the acceptor's messages, [`messages`]-framed.
 pub fn handshake_initiator(data: &[u8]) {
+    let _ = handshake_initiator_outcome(data);
+}
+
+/// [`handshake_initiator`], telling how the handshake ended.
+pub fn handshake_initiator_outcome(data: &[u8]) -> Outcome {
     let Some((&opts, rest)) = data.split_first() else {
-        return;
+        return Outcome::Incomplete;
     };
     let peer = node(FUZZ_ACCEPTOR_NAME);
     let cfg = if opts & 1 != 0 {
@@ -286,7 +311,9 @@ pub fn handshake_initiator(data: &[u8]) {
         let step = match pending.take() {
             Some(step) => step,
             None => {
-                let Some(msg) = msgs.next() else { return };
+                let Some(msg) = msgs.next() else {
+                    return Outcome::Incomplete;
+                };
                 let mut msg = msg.to_vec();
                 if let (Some(ch), Ok(ack)) = (our_challenge, ChallengeAck::parse(&msg)) {
                     let want = digest(ch, jar.cookie_for(&peer));
@@ -307,7 +334,7 @@ pub fn handshake_initiator(data: &[u8]) {
             Ok(InitiatorStep::AliveQuery) => pending = Some(ini.answer_alive(opts & 2 != 0)),
             Ok(InitiatorStep::Reject { error, .. }) => {
                 let _ = error.to_string();
-                return;
+                return Outcome::Rejected;
             }
             Ok(InitiatorStep::Done(established)) => {
                 assert!(
@@ -316,12 +343,12 @@ pub fn handshake_initiator(data: &[u8]) {
                 );
                 assert_eq!(established.peer_name, peer);
                 assert!(ini.receive(b"a").is_err());
-                return;
+                return Outcome::Established;
             }
             Err(e) => {
                 let _ = e.to_string();
                 let _ = ini.closed_error().to_string();
-                return;
+                return Outcome::Failed;
             }
         }
     }

@@ -68,3 +68,33 @@ fn every_crash_regression_runs_without_panic() {
         failed.join("\n")
     );
 }
+
+/// The seeds captured from a real `erl` (fuzz/seeds/capture.py) drive both
+/// handshake machines to the end when the digest is made right (options bit
+/// 3), and fail on the digest when it is not: the targets reach every step.
+#[test]
+fn real_handshake_seeds_reach_the_end() {
+    use erlnode::fuzzing::{Outcome, handshake_acceptor_outcome, handshake_initiator_outcome};
+    let corpus = fuzz_dir().join("corpus");
+    let read = |target: &str, name: &str| std::fs::read(corpus.join(target).join(name)).unwrap();
+    // Acceptor: a real OTP 25 send_name 'N' and challenge reply 'r'.
+    let acc = read("handshake_acceptor", "real_opts8");
+    assert_eq!(acc[0], 8);
+    assert_eq!(handshake_acceptor_outcome(&acc), Outcome::Established);
+    let mut wrong = acc.clone();
+    wrong[0] = 0;
+    assert_eq!(handshake_acceptor_outcome(&wrong), Outcome::Failed);
+    // Status nok / not_allowed: refused before the challenge.
+    wrong[0] = 2;
+    assert_eq!(handshake_acceptor_outcome(&wrong), Outcome::Rejected);
+    // Initiator: a real OTP 25 acceptor's status, challenge and ack, for a
+    // static and a dynamic (NAME_ME) name.
+    for (name, opts) in [("real_opts8", 8), ("real_opts9", 9)] {
+        let ini = read("handshake_initiator", name);
+        assert_eq!(ini[0], opts);
+        assert_eq!(handshake_initiator_outcome(&ini), Outcome::Established);
+        let mut wrong = ini.clone();
+        wrong[0] = opts & !8;
+        assert_eq!(handshake_initiator_outcome(&wrong), Outcome::Failed);
+    }
+}
