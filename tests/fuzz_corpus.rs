@@ -1,4 +1,5 @@
-//! Replays the saved fuzz corpora (`fuzz/corpus/<target>/`) and the crash
+//! Replays the saved fuzz corpora (`fuzz/corpus/<target>/`), the seeds
+//! captured from real OTP (`fuzz/seeds/corpus/<target>/`) and the crash
 //! regressions (`fuzz/regressions/<target>/`) through the same entry points
 //! the `cargo fuzz` targets call (`erlnode::fuzzing`), on the stable
 //! toolchain. A panic on any input fails the test and names the file.
@@ -60,6 +61,19 @@ fn every_corpus_input_runs_without_panic() {
 }
 
 #[test]
+fn every_real_seed_runs_without_panic() {
+    let root = fuzz_dir().join("seeds").join("corpus");
+    let (ran, failed) = replay(&root);
+    assert!(ran > 0, "no seeds in fuzz/seeds/corpus/");
+    assert!(
+        failed.is_empty(),
+        "{} of {ran} seeds panicked:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
 fn every_crash_regression_runs_without_panic() {
     let (_, failed) = replay(&fuzz_dir().join("regressions"));
     assert!(
@@ -75,7 +89,7 @@ fn every_crash_regression_runs_without_panic() {
 #[test]
 fn real_handshake_seeds_reach_the_end() {
     use erlnode::fuzzing::{Outcome, handshake_acceptor_outcome, handshake_initiator_outcome};
-    let corpus = fuzz_dir().join("corpus");
+    let corpus = fuzz_dir().join("seeds").join("corpus");
     let read = |target: &str, name: &str| std::fs::read(corpus.join(target).join(name)).unwrap();
     // Acceptor: a real OTP 25 send_name 'N' and challenge reply 'r'.
     let acc = read("handshake_acceptor", "real_opts8");

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds the fuzz seed corpora from real OTP bytes into DIR (default
-# fuzz/seeds/out): captured EPMD requests, handshakes and dist frames
-# (capture.py) and a term_to_binary zoo (zoo.erl). The committed corpora in
-# fuzz/corpus/ are these seeds after fuzzing and `cargo fuzz cmin`.
+# fuzz/seeds/corpus): captured EPMD requests, handshakes and dist frames
+# (capture.py) and a term_to_binary zoo (zoo.erl). The corpora in
+# fuzz/corpus/ grew from these seeds by fuzzing, then `cargo fuzz cmin`;
+# tests/fuzz_corpus.rs replays both.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-out="${1:-$here/out}"
+out="${1:-$here/corpus}"
 mkdir -p "$out"
 python3 "$here/capture.py" "$out"
 tmp="$(mktemp -d)"
