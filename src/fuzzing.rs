@@ -456,7 +456,12 @@ fn check_epmd_action(
         (Request::Names, Action::Reply(reply)) => match wire::parse_names_reply(reply) {
             Ok(n) => {
                 assert_eq!(n.epmd_port, u32::from(FUZZ_EPMD_PORT));
-                assert_eq!(n.names, reg.names(), "NAMES reply misread");
+                // A name with a newline (epmd accepts it, as OTP's does)
+                // splits its line: NAMES cannot carry it faithfully.
+                let names = reg.names();
+                if names.iter().all(|(name, _)| !name.contains('\n')) {
+                    assert_eq!(n.names, names, "NAMES reply misread");
+                }
             }
             Err(e) => panic!("NAMES reply does not parse: {e}"),
         },
