@@ -92,7 +92,7 @@ fn check_term(t: &Term) {
 
 /// `decode` target: the bytes as `term_to_binary` output, decoded alone
 /// (copying and sharing binaries) and with an atom cache; every term that
-/// decodes goes through [`check_term`].
+/// decodes goes through `check_term`.
 pub fn decode(data: &[u8]) {
     let mut d = Decoder::new(data).with_limits(limits());
     let copied = d
@@ -169,7 +169,7 @@ fn sent_challenge(sent: &[Vec<u8>]) -> Option<u32> {
 /// 0..=2 the status it decides (ok, ok_simultaneous, nok, not_allowed,
 /// alive, named:), bit 3 makes the challenge reply's digest correct (as a
 /// peer with the right cookie would send) so that the fuzzer can reach the
-/// end. The rest is the initiator's messages, [`messages`]-framed.
+/// end. The rest is the initiator's messages, `Len:u16`-framed (see `messages`).
 pub fn handshake_acceptor(data: &[u8]) {
     let _ = handshake_acceptor_outcome(data);
 }
@@ -280,7 +280,7 @@ pub fn handshake_acceptor_outcome(data: &[u8]) -> Outcome {
 
 /// `handshake_initiator` target. Byte 0: bit 0 asks for a dynamic name,
 /// bit 1 is the answer to `alive`, bit 3 makes the challenge ack's digest
-/// correct. The rest is the acceptor's messages, [`messages`]-framed.
+/// correct. The rest is the acceptor's messages, `Len:u16`-framed (see `messages`).
 pub fn handshake_initiator(data: &[u8]) {
     let _ = handshake_initiator_outcome(data);
 }
