@@ -9,6 +9,8 @@
 pub mod cookie;
 pub mod dist;
 pub mod epmd;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod name;
 pub mod node;

@@ -6,6 +6,16 @@
 //! non-empty parts (`dist_util:is_name_ok/2`); names erlnode gives itself follow
 //! the stricter rule of `net_kernel:valid_name_head/1`.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;

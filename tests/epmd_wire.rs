@@ -285,6 +285,25 @@ fn names_reply_lenient_like_erl_epmd() {
     assert_eq!(r.names, vec![("a".into(), 1), ("c".into(), 3)]);
 }
 
+/// Found by the epmd_server fuzz target: OTP's epmd registers names with
+/// spaces (checked live: it lists "a b" as `name a b at port 5000`), and
+/// the client cut the line at the first space, dropping the name.
+#[test]
+fn names_reply_with_spaces_in_names() {
+    let names = [("a b", 5000), ("n ", 54176), ("e at port 9", 7), (" ", 1)];
+    let bytes = encode_names_reply(4369, names);
+    // What OTP 25's epmd sent for "e at port 9" registered at port 5000.
+    assert!(
+        bytes
+            .windows(32)
+            .any(|w| w == b"name e at port 9 at port 7\nname "),
+        "{bytes:?}"
+    );
+    let r = parse_names_reply(&bytes).unwrap();
+    let want: Vec<(String, u16)> = names.iter().map(|(n, p)| (n.to_string(), *p)).collect();
+    assert_eq!(r.names, want);
+}
+
 #[test]
 fn dump_reply_format() {
     let reply = DumpReply {

@@ -21,7 +21,7 @@
 )]
 
 pub mod client;
-mod registry;
+pub(crate) mod registry;
 pub mod server;
 pub mod wire;
 

@@ -3,8 +3,8 @@
 //! `node_unreg_sock`, `bump_creation`, `get_creation`).
 
 use super::wire::{self, DumpEntry, DumpReply, NodeEntry};
+use bytes::Bytes;
 use std::collections::VecDeque;
-use std::sync::Arc;
 
 /// One name EPMD knows, live or old.
 #[derive(Debug)]
@@ -59,7 +59,7 @@ pub(crate) struct Registry {
     old: VecDeque<Slot>,
     /// The encoded NAMES reply, shared by concurrent requests so that many
     /// clients asking at once cost one copy; dropped on every change.
-    names_reply: Option<Arc<Vec<u8>>>,
+    names_reply: Option<Bytes>,
 }
 
 impl Registry {
@@ -133,11 +133,11 @@ impl Registry {
             .collect()
     }
 
-    pub(crate) fn names_reply(&mut self, epmd_port: u16) -> Arc<Vec<u8>> {
+    pub(crate) fn names_reply(&mut self, epmd_port: u16) -> Bytes {
         if let Some(r) = &self.names_reply {
             return r.clone();
         }
-        let reply = Arc::new(wire::encode_names_reply(
+        let reply = Bytes::from(wire::encode_names_reply(
             u32::from(epmd_port),
             self.live
                 .iter()
@@ -254,7 +254,7 @@ mod tests {
         r.register(entry("b", 6), 2, 5, 100, 10, 10).unwrap();
         assert_eq!(r.names(), vec![("b".into(), 1000), ("a".into(), 1000)]);
         let first = r.names_reply(4369);
-        assert!(Arc::ptr_eq(&first, &r.names_reply(4369)), "cached");
+        assert_eq!(first.as_ptr(), r.names_reply(4369).as_ptr(), "cached");
         assert_eq!(&first[4..], b"name b at port 1000\nname a at port 1000\n");
         r.unregister_conn(2, 10);
         assert_eq!(&r.names_reply(4369)[4..], b"name a at port 1000\n");

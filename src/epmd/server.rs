@@ -27,7 +27,8 @@
 
 use super::EpmdError;
 use super::registry::Registry;
-use super::wire::{self, Alive2Form, Alive2Reply, KillReply, NodeEntry, Request};
+use super::wire::{self, Alive2Form, Alive2Reply, KillReply, Request};
+use bytes::Bytes;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -407,60 +408,40 @@ impl Conn {
             }
             Ok(Ok(r)) => r,
         };
-        match request {
-            Request::Alive2(entry) => self.alive2(stream, entry, &mut stop).await,
-            Request::Alive2Refused { highest, reason } => {
-                if self.require_local("ALIVE2_REQ") {
-                    tracing::info!(peer = %self.peer, %reason, "EPMD: registration refused");
-                    let reply = refused_reply(Alive2Form::for_highest(highest)).encode();
-                    self.reply(&mut stream, &reply).await;
-                }
-            }
-            Request::PortPlease2 { name } => {
-                let entry = self.shared.registry().lookup(&name);
-                self.reply(&mut stream, &wire::encode_port2_resp(entry.as_ref()))
-                    .await;
-            }
-            Request::Names => {
-                let reply = self.shared.registry().names_reply(self.shared.port);
+        let origin = Origin {
+            peer: self.peer,
+            conn: self.id,
+            fd: self.fd,
+            local: self.local,
+            now: unix_time(),
+        };
+        let action = handle_request(
+            &mut self.shared.registry(),
+            &self.shared.config,
+            self.shared.port,
+            &origin,
+            request,
+        );
+        match action {
+            Action::Close => {}
+            Action::Reply(reply) => {
                 self.reply(&mut stream, &reply).await;
             }
-            Request::Dump => {
-                if self.require_local("DUMP_REQ") {
-                    let dump = self.shared.registry().dump(u32::from(self.shared.port));
-                    self.reply(&mut stream, &wire::encode_dump_reply(&dump))
-                        .await;
-                }
+            Action::ReplyAndStop(reply) => {
+                self.reply(&mut stream, &reply).await;
+                tracing::info!(peer = %self.peer, "EPMD: killed by KILL request");
+                self.shared.stop.send_replace(true);
             }
-            Request::Kill => {
-                if self.require_local("KILL_REQ") {
-                    let live = !self.shared.registry().live.is_empty();
-                    if live {
-                        tracing::info!(peer = %self.peer, "EPMD: KILL refused, live nodes");
-                        self.reply(&mut stream, KillReply::Refused.encode()).await;
-                    } else {
-                        self.reply(&mut stream, KillReply::Ok.encode()).await;
-                        tracing::info!(peer = %self.peer, "EPMD: killed by KILL request");
-                        self.shared.stop.send_replace(true);
-                    }
-                }
-            }
-            Request::Stop { .. } => {
-                if self.require_local("STOP_REQ") {
-                    tracing::info!(
-                        peer = %self.peer,
-                        "EPMD: STOP refused (no relaxed command check)"
-                    );
-                }
+            Action::Registered {
+                reply,
+                name,
+                port,
+                creation,
+            } => {
+                self.registered(stream, &reply, name, port, creation, &mut stop)
+                    .await
             }
         }
-    }
-
-    fn require_local(&self, what: &str) -> bool {
-        if !self.local {
-            tracing::debug!(peer = %self.peer, "EPMD: {what} from a non-local address ignored");
-        }
-        self.local
     }
 
     /// Writes a reply and closes the connection gracefully.
@@ -483,42 +464,19 @@ impl Conn {
         }
     }
 
-    async fn alive2(
+    /// Holds a registration: sends the ALIVE2 reply, then waits for the
+    /// socket to end (or any byte, or the server to stop) and unregisters.
+    async fn registered(
         &self,
         mut stream: TcpStream,
-        entry: NodeEntry,
+        reply: &[u8],
+        name: String,
+        port: u16,
+        creation: u32,
         stop: &mut watch::Receiver<bool>,
     ) {
-        if !self.require_local("ALIVE2_REQ") {
-            return;
-        }
-        let form = Alive2Form::for_highest(entry.highest);
-        let name = entry.name.clone();
-        let port = entry.port;
         let config = &self.shared.config;
-        let registered = self.shared.registry().register(
-            entry,
-            self.id,
-            self.fd,
-            unix_time(),
-            config.max_names,
-            config.max_old_names,
-        );
-        let creation = match registered {
-            Ok(c) => c,
-            Err(why) => {
-                tracing::info!(%name, peer = %self.peer, "EPMD: registration refused: {why}");
-                self.reply(&mut stream, &refused_reply(form).encode()).await;
-                return;
-            }
-        };
-        let reply = Alive2Reply {
-            result: 0,
-            creation,
-            form,
-        }
-        .encode();
-        let sent = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(&reply)).await;
+        let sent = tokio::time::timeout(WRITE_TIMEOUT, stream.write_all(reply)).await;
         if !matches!(sent, Ok(Ok(()))) {
             self.shared
                 .registry()
@@ -541,6 +499,139 @@ impl Conn {
             .registry()
             .unregister_conn(self.id, config.max_old_names);
         tracing::info!(%name, port, "EPMD: unregistered ({why})");
+    }
+}
+
+/// Who sent a request, as [`handle_request`] needs it.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The peer's address, for log lines.
+    pub(crate) peer: SocketAddr,
+    /// The connection's id in the registry.
+    pub(crate) conn: u64,
+    /// The connection's file descriptor, shown by DUMP.
+    pub(crate) fd: i64,
+    /// Local peer ([`is_local_peer`]): may register, DUMP and KILL.
+    pub(crate) local: bool,
+    /// Unix time in seconds, which seeds a new name's creation.
+    pub(crate) now: u64,
+}
+
+/// What the connection must do after [`handle_request`].
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Close without a reply.
+    Close,
+    /// Send this reply, then close.
+    Reply(Bytes),
+    /// Send this reply, close, then stop the server (an accepted KILL).
+    ReplyAndStop(Bytes),
+    /// The name is now registered to this connection: send the ALIVE2
+    /// reply and keep the socket; its end must unregister the connection.
+    Registered {
+        /// The ALIVE2 reply.
+        reply: Bytes,
+        /// The registered name.
+        name: String,
+        /// Its port.
+        port: u16,
+        /// The creation handed out.
+        creation: u32,
+    },
+}
+
+/// The server's answer to one parsed request, without IO: the registry
+/// changes and the reply bytes. [`Conn::serve`] does the IO around it; the
+/// fuzz target drives it directly.
+pub(crate) fn handle_request(
+    registry: &mut Registry,
+    config: &ServerConfig,
+    epmd_port: u16,
+    origin: &Origin,
+    request: Request,
+) -> Action {
+    let peer = origin.peer;
+    let local = |what: &str| {
+        if !origin.local {
+            tracing::debug!(%peer, "EPMD: {what} from a non-local address ignored");
+        }
+        origin.local
+    };
+    match request {
+        Request::Alive2(entry) => {
+            if !local("ALIVE2_REQ") {
+                return Action::Close;
+            }
+            let form = Alive2Form::for_highest(entry.highest);
+            let name = entry.name.clone();
+            let port = entry.port;
+            let registered = registry.register(
+                entry,
+                origin.conn,
+                origin.fd,
+                origin.now,
+                config.max_names,
+                config.max_old_names,
+            );
+            match registered {
+                Ok(creation) => Action::Registered {
+                    reply: Alive2Reply {
+                        result: 0,
+                        creation,
+                        form,
+                    }
+                    .encode()
+                    .into(),
+                    name,
+                    port,
+                    creation,
+                },
+                Err(why) => {
+                    tracing::info!(%name, %peer, "EPMD: registration refused: {why}");
+                    Action::Reply(refused_reply(form).encode().into())
+                }
+            }
+        }
+        Request::Alive2Refused { highest, reason } => {
+            if !local("ALIVE2_REQ") {
+                return Action::Close;
+            }
+            tracing::info!(%peer, %reason, "EPMD: registration refused");
+            Action::Reply(
+                refused_reply(Alive2Form::for_highest(highest))
+                    .encode()
+                    .into(),
+            )
+        }
+        Request::PortPlease2 { name } => {
+            let entry = registry.lookup(&name);
+            Action::Reply(wire::encode_port2_resp(entry.as_ref()).into())
+        }
+        Request::Names => Action::Reply(registry.names_reply(epmd_port)),
+        Request::Dump => {
+            if !local("DUMP_REQ") {
+                return Action::Close;
+            }
+            let dump = registry.dump(u32::from(epmd_port));
+            Action::Reply(wire::encode_dump_reply(&dump).into())
+        }
+        Request::Kill => {
+            if !local("KILL_REQ") {
+                return Action::Close;
+            }
+            if registry.live.is_empty() {
+                Action::ReplyAndStop(Bytes::from_static(KillReply::Ok.encode()))
+            } else {
+                tracing::info!(%peer, "EPMD: KILL refused, live nodes");
+                Action::Reply(Bytes::from_static(KillReply::Refused.encode()))
+            }
+        }
+        Request::Stop { .. } => {
+            if local("STOP_REQ") {
+                tracing::info!(%peer, "EPMD: STOP refused (no relaxed command check)");
+            }
+            Action::Close
+        }
     }
 }
 

@@ -594,8 +594,10 @@ pub fn parse_names_reply(buf: &[u8]) -> Result<NamesReply, EpmdError> {
 fn parse_names_line(line: &[u8]) -> Option<(String, u16)> {
     let line = std::str::from_utf8(line).ok()?;
     let rest = line.strip_prefix("name ")?;
-    let (name, port) = rest.split_once(' ')?;
-    let port = port.strip_prefix("at port ")?.parse().ok()?;
+    // Names may hold spaces, even " at port " (epmd accepts any UTF-8 without
+    // NUL), and the port never does: cut at the last " at port ".
+    let (name, port) = rest.rsplit_once(" at port ")?;
+    let port = port.parse().ok()?;
     Some((name.to_string(), port))
 }
 

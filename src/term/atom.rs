@@ -7,6 +7,16 @@
 //! the wire) live inline with no allocation; longer ones share an `Arc<str>`.
 //! Memory for an atom is released when the last term that holds it is dropped.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -73,7 +83,9 @@ impl Atom {
         let bytes = text.as_bytes();
         if bytes.len() <= INLINE_ATOM_BYTES {
             let mut buf = [0u8; INLINE_ATOM_BYTES];
-            buf[..bytes.len()].copy_from_slice(bytes);
+            if let Some(prefix) = buf.get_mut(..bytes.len()) {
+                prefix.copy_from_slice(bytes);
+            }
             Atom(Repr::Inline {
                 len: bytes.len() as u8,
                 buf,
@@ -122,7 +134,8 @@ impl Atom {
             Repr::Inline { len, buf } => {
                 // The buffer holds a prefix copied from a `&str`, cut at its
                 // full length, so it is always valid UTF-8.
-                std::str::from_utf8(&buf[..*len as usize]).unwrap_or_default()
+                std::str::from_utf8(buf.get(..*len as usize).unwrap_or_default())
+                    .unwrap_or_default()
             }
             Repr::Shared(s) => s,
         }
@@ -131,7 +144,8 @@ impl Atom {
     /// The atom's text as bytes (UTF-8).
     pub fn as_bytes(&self) -> &[u8] {
         match &self.0 {
-            Repr::Inline { len, buf } => &buf[..*len as usize],
+            // `len` never exceeds the buffer (new_unchecked_len).
+            Repr::Inline { len, buf } => buf.get(..*len as usize).unwrap_or_default(),
             Repr::Shared(s) => s.as_bytes(),
         }
     }
@@ -162,6 +176,9 @@ impl From<&str> for Atom {
     fn from(text: &str) -> Atom {
         match Atom::new(text) {
             Ok(a) => a,
+            // AUDIT: documented panic on a programming error in Rust code;
+            // the decoder never calls this (it uses new_unchecked_len).
+            #[allow(clippy::panic)]
             Err(e) => panic!("Atom::from: {e}"),
         }
     }

@@ -2,6 +2,16 @@
 //! (`<<1:16, "é"/utf8, 1.5/float-32>>`), as Erlang's bit syntax does. Used
 //! by `parse.rs`.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::parse::MAX_LITERAL_BINARY_BYTES;
 use super::{BitString, Term};
 use bytes::Bytes;
@@ -78,12 +88,17 @@ impl BitBuf {
     fn push_bits(&mut self, bytes: &[u8], n: u64) -> Result<(), String> {
         self.room(n)?;
         if self.len % 8 == 0 && n % 8 == 0 {
-            self.data.extend_from_slice(&bytes[..(n / 8) as usize]);
+            let whole = bytes
+                .get(..(n / 8) as usize)
+                .ok_or_else(|| format!("{n} bits asked of a {}-byte value", bytes.len()))?;
+            self.data.extend_from_slice(whole);
             self.len += n;
             return Ok(());
         }
         for i in 0..n {
-            let byte = bytes[(i / 8) as usize];
+            let byte = *bytes
+                .get((i / 8) as usize)
+                .ok_or_else(|| format!("{n} bits asked of a {}-byte value", bytes.len()))?;
             self.push_bit(byte & (0x80 >> (i % 8)) != 0);
         }
         Ok(())

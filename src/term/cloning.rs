@@ -2,6 +2,16 @@
 //! shallow terms, an explicit stack below [`RECURSION_LIMIT`]. Binaries
 //! share their bytes.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::order::{RECURSION_LIMIT, TooDeep, is_leaf};
 use super::{Fun, Map, Term};
 use std::slice::Iter;

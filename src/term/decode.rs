@@ -17,6 +17,16 @@
 //! whose tail is another list becomes one list), so they re-encode the way the
 //! BEAM would re-encode them.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::{Atom, BitString, ExportFun, Fun, MAX_ATOM_CHARS, MAX_REFERENCE_WORDS, Map, Pid, Port};
 use super::{Reference, Term, VERSION_MAGIC};
 use bytes::Bytes;
@@ -461,7 +471,7 @@ impl<'a> Decoder<'a> {
         Ok(term)
     }
 
-    fn expect_end(&self) -> Result<(), DecodeError> {
+    pub(crate) fn expect_end(&self) -> Result<(), DecodeError> {
         match self.buf.len().saturating_sub(self.pos) {
             0 => Ok(()),
             n => Err(DecodeError::TrailingBytes(n)),
@@ -1130,7 +1140,9 @@ impl Run {
             }
         }
         let a = Atom::new_unchecked_len(s);
-        self.long_atoms[self.next_slot] = Some(a.clone());
+        if let Some(slot) = self.long_atoms.get_mut(self.next_slot) {
+            *slot = Some(a.clone());
+        }
         self.next_slot = (self.next_slot + 1) % LONG_ATOM_CACHE;
         a
     }
@@ -1165,11 +1177,10 @@ enum Frame {
 /// An integer from little-endian magnitude bytes, in normal
 /// form (`Int` when it fits an `i64`; negative zero is zero).
 fn big(negative: bool, digits: &[u8]) -> Term {
-    let mut top = digits.len();
-    while top > 0 && digits[top - 1] == 0 {
-        top -= 1;
+    let mut digits = digits;
+    while let [rest @ .., 0] = digits {
+        digits = rest;
     }
-    let digits = &digits[..top];
     if digits.len() <= 8 {
         let mut m = 0u64;
         for &d in digits.iter().rev() {
@@ -1191,7 +1202,7 @@ fn big(negative: bool, digits: &[u8]) -> Term {
 /// BEAM, no leading spaces and no junk after the number.
 fn parse_float_ext(s: &[u8]) -> Option<f64> {
     let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());
-    let text = std::str::from_utf8(&s[..end]).ok()?;
+    let text = std::str::from_utf8(s.get(..end)?).ok()?;
     if text.is_empty()
         || !text
             .bytes()

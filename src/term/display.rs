@@ -29,6 +29,16 @@
 //!
 //! Printing uses an explicit stack, so any nesting depth prints.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::map::Order as MapOrder;
 use super::order::{Cons, canon};
 use super::text::{BinaryStyle, binary_style, is_printable_latin1, write_atom, write_escaped};

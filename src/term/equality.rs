@@ -3,6 +3,16 @@
 //! Recursion for shallow terms, an explicit stack below
 //! [`RECURSION_LIMIT`].
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::map::Order as MapOrder;
 use super::order::{
     Class, Cons, NIL, RECURSION_LIMIT, TooDeep, bits, bits_cmp, canon, class, is_leaf, num, num_eq,
@@ -92,7 +102,11 @@ fn eq_slices<'a>(a: &'a [Term], b: &'a [Term], stack: &mut Vec<EqFrame<'a>>) -> 
                 return false;
             }
         } else {
-            stack.push(EqFrame::Seq(a[i..].iter(), b[i..].iter()));
+            let (a, b) = (a.get(i..), b.get(i..));
+            stack.push(EqFrame::Seq(
+                a.unwrap_or_default().iter(),
+                b.unwrap_or_default().iter(),
+            ));
             return true;
         }
     }

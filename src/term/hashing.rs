@@ -3,6 +3,16 @@
 //! Recursion for shallow terms, an explicit stack below
 //! [`RECURSION_LIMIT`].
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::map::Order as MapOrder;
 use super::order::{Cons, NIL, RECURSION_LIMIT, bits, canon, is_leaf};
 use super::{Fun, Map, Term};
@@ -100,10 +110,11 @@ fn hash_step<'a, H: Hasher>(t: &'a Term, h: &mut H, stack: &mut Vec<HashFrame<'a
                 h.write_u8(tag::BITS);
                 h.write_u64(len);
                 let full = (len / 8) as usize;
-                h.write(&data[..full]);
+                // bits() gives data of at least len bits.
+                h.write(data.get(..full).unwrap_or(data));
                 let rest = (len % 8) as u32;
                 if rest > 0 {
-                    h.write_u8(data[full] >> (8 - rest));
+                    h.write_u8(data.get(full).copied().unwrap_or(0) >> (8 - rest));
                 }
             }
         }
@@ -155,7 +166,7 @@ fn hash_slice<'a, H: Hasher>(v: &'a [Term], h: &mut H, stack: &mut Vec<HashFrame
         if is_leaf(x) {
             hash_step(x, h, stack);
         } else {
-            stack.push(HashFrame::Seq(v[i..].iter()));
+            stack.push(HashFrame::Seq(v.get(i..).unwrap_or_default().iter()));
             return;
         }
     }

@@ -43,6 +43,16 @@
 //! allocates nothing; the explicit stack takes over below
 //! [`RECURSION_LIMIT`] levels.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::map::Order as MapOrder;
 use super::*;
 use std::cmp::Ordering::{self, Equal, Greater, Less};
@@ -393,13 +403,16 @@ pub(super) fn bits_cmp((a, alen): (&[u8], u64), (b, blen): (&[u8], u64)) -> Orde
     let common = alen.min(blen);
     let full = (common / 8) as usize;
     let rest = (common % 8) as u32;
-    a[..full]
-        .cmp(&b[..full])
+    // Both hold at least `common` bits, so every get() below succeeds.
+    let last = |d: &[u8]| d.get(full).copied().unwrap_or(0) >> (8 - rest);
+    a.get(..full)
+        .unwrap_or(a)
+        .cmp(b.get(..full).unwrap_or(b))
         .then_with(|| {
             if rest == 0 {
                 Equal
             } else {
-                (a[full] >> (8 - rest)).cmp(&(b[full] >> (8 - rest)))
+                last(a).cmp(&last(b))
             }
         })
         .then(alen.cmp(&blen))
@@ -411,7 +424,7 @@ impl Reference {
     fn significant(&self) -> &[u32] {
         let id = self.id();
         let n = id.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
-        &id[..n]
+        id.get(..n).unwrap_or(id)
     }
 }
 
@@ -599,8 +612,11 @@ impl<'a> Compare<'a> {
                     return o;
                 }
             } else {
-                self.stack
-                    .push(CmpFrame::Seq(a[i..].iter(), b[i..].iter(), mode));
+                self.stack.push(CmpFrame::Seq(
+                    a.get(i..).unwrap_or_default().iter(),
+                    b.get(i..).unwrap_or_default().iter(),
+                    mode,
+                ));
                 return Equal;
             }
         }

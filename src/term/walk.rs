@@ -2,6 +2,16 @@
 //! BEAM's `term_to_binary` happily produces) does not overflow the stack when
 //! it goes out of scope.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
+
 use super::{Fun, Term};
 
 impl Drop for Term {
