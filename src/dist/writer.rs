@@ -323,14 +323,15 @@ mod tests {
     #[test]
     fn fragments_only_and_pass_through_modes() {
         // FRAGMENTS without the atom cache: headers with 0 refs.
-        let flags = DistFlags::RECOMMENDED_HIDDEN | DistFlags::FRAGMENTS;
+        let flags = DistFlags::RECOMMENDED_HIDDEN.difference(DistFlags::DIST_HDR_ATOM_CACHE);
         let mut w = DistWriter::new(flags, Atom::from("b@h"), Arc::default());
         let mut out = Vec::new();
         w.push(send(1, 10), &mut out);
         assert_eq!(&out[4..7], &[131, 68, 0]);
         // Neither flag: pass-through.
         let mut w = DistWriter::new(
-            DistFlags::RECOMMENDED_HIDDEN,
+            DistFlags::RECOMMENDED_HIDDEN
+                .difference(DistFlags::DIST_HDR_ATOM_CACHE | DistFlags::FRAGMENTS),
             Atom::from("b@h"),
             Arc::default(),
         );
