@@ -220,3 +220,180 @@ fn a_small_message_passes_a_64_mib_one_in_flight() {
     assert_eq!(s.fragmented_sent, 1, "{s:?}");
     assert!(s.fragments_sent >= (BIG / (64 << 10)) as u64, "{s:?}");
 }
+
+/// A packet: `Len:u32` and the bytes.
+fn packet(body: &[u8]) -> Vec<u8> {
+    let mut v = (body.len() as u32).to_be_bytes().to_vec();
+    v.extend_from_slice(body);
+    v
+}
+
+/// A fragment header: 131, kind, sequence id, fragment id.
+fn frag(kind: u8, seq: u64, id: u64) -> Vec<u8> {
+    let mut v = vec![131, kind];
+    v.extend_from_slice(&seq.to_be_bytes());
+    v.extend_from_slice(&id.to_be_bytes());
+    v
+}
+
+/// Dials `node` with our own handshake as `name` (both header flags
+/// advertised), writes `packets`, and returns the reason the node gives in
+/// its nodedown event for that connection.
+fn hostile_peer(
+    rt: &Runtime,
+    node: &Node,
+    cookie: &str,
+    name: &str,
+    packets: Vec<Vec<u8>>,
+) -> erlnode::node::DownReason {
+    use erlnode::NodeEvent;
+    use erlnode::cookie::Cookie;
+    use erlnode::handshake::{HandshakeOptions, InitiatorConfig, connect};
+    use erlnode::name::NodeName;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let me = NodeName::new(name, &short_host()).unwrap();
+    let peer = NodeName::parse(node.name().as_str()).unwrap();
+    let mut events = node.monitor_nodes();
+    let port = node.listen_port();
+    rt.block_on(async {
+        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let cfg = InitiatorConfig::new(me.clone(), 0x0BAD_F00D, peer, Cookie::new(cookie).unwrap());
+        let (est, _) = tokio::time::timeout(
+            Duration::from_secs(20),
+            connect(&mut s, cfg, &HandshakeOptions::tcp()),
+        )
+        .await
+        .expect("handshake in time")
+        .expect("handshake");
+        assert!(
+            est.negotiated_flags
+                .contains(erlnode::handshake::DistFlags::FRAGMENTS)
+        );
+        for p in packets {
+            s.write_all(&p).await.unwrap();
+        }
+        // The node closes this connection (reads end), and says why.
+        let reason = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                match events.recv().await.unwrap() {
+                    NodeEvent::Down { node: n, reason } if n.as_str() == me.to_string() => {
+                        return reason;
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .expect("nodedown for the hostile peer");
+        let mut b = [0u8; 1024];
+        let closed = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match s.read(&mut b).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "the node closed the socket");
+        reason
+    })
+}
+
+#[test]
+fn hostile_headers_close_only_that_connection_naming_the_limit() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = runtime();
+    // A 1 MiB message limit, so the size limit is reached quickly.
+    let node = rt
+        .block_on(
+            Node::builder(&unique("rh"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .max_frame_len(1 << 20)
+                .start(),
+        )
+        .unwrap();
+    let _echo = spawn_echo(&rt, &node);
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    let n = node.name().to_string();
+    assert_eq!(erl.eval_ok(&format!("net_adm:ping('{n}')")), "pong");
+    let text = |r: erlnode::node::DownReason| match r {
+        erlnode::node::DownReason::ProtocolError(t) => t,
+        other => panic!("expected a protocol error, got {other:?}"),
+    };
+    // An old atom cache reference to a slot nobody filled.
+    let why = text(hostile_peer(
+        &rt,
+        &node,
+        &cookie,
+        &unique("h1"),
+        vec![packet(&[131, 68, 1, 0x03, 7, 106])],
+    ));
+    assert!(why.contains("atom cache reference to slot 775"), "{why}");
+    // A following fragment of a sequence never started.
+    let mut p = frag(70, 42, 1);
+    p.push(106);
+    let why = text(hostile_peer(
+        &rt,
+        &node,
+        &cookie,
+        &unique("h2"),
+        vec![packet(&p)],
+    ));
+    assert!(why.contains("unknown sequence 42"), "{why}");
+    // Fragments out of order.
+    let mut first = frag(69, 5, 3);
+    first.extend_from_slice(&[0, 104, 1]);
+    let mut wrong = frag(70, 5, 1);
+    wrong.push(106);
+    let why = text(hostile_peer(
+        &rt,
+        &node,
+        &cookie,
+        &unique("h3"),
+        vec![packet(&first), packet(&wrong)],
+    ));
+    assert!(why.contains("expected fragment 2"), "{why}");
+    // More sequences in flight than MAX_FRAGMENTED_SEQUENCES.
+    let many: Vec<Vec<u8>> = (0..=erlnode::dist::header::MAX_FRAGMENTED_SEQUENCES as u64)
+        .map(|seq| {
+            let mut p = frag(69, seq, 2);
+            p.extend_from_slice(&[0, 104, 1]);
+            packet(&p)
+        })
+        .collect();
+    let why = text(hostile_peer(&rt, &node, &cookie, &unique("h4"), many));
+    assert!(why.contains("MAX_FRAGMENTED_SEQUENCES"), "{why}");
+    // Fragments adding up to more than max_frame_len.
+    let big: Vec<Vec<u8>> = (0..3u64)
+        .map(|seq| {
+            let mut p = frag(69, seq, 2);
+            p.push(0);
+            p.extend(std::iter::repeat_n(0u8, 600 << 10));
+            packet(&p)
+        })
+        .collect();
+    let why = text(hostile_peer(&rt, &node, &cookie, &unique("h5"), big));
+    assert!(why.contains("max_frame_len"), "{why}");
+    // A pass-through packet although headers were negotiated.
+    let why = text(hostile_peer(
+        &rt,
+        &node,
+        &cookie,
+        &unique("h6"),
+        vec![packet(&[112, 131, 104, 1, 97, 2])],
+    ));
+    assert!(why.contains("unknown distribution message kind"), "{why}");
+    // erl's connection was never touched.
+    assert!(node.nodes().iter().any(|a| a.as_str() == erl.node));
+    assert_eq!(
+        erl.eval_ok(&format!(
+            "erlnode_perf_it:echo_check({{echo, '{n}'}}, {{still, here}}, 10000)"
+        )),
+        "true"
+    );
+}
