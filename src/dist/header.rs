@@ -283,14 +283,19 @@ impl RecvAtomCache {
     }
 }
 
+/// Most bytes reserved up front for a message in fragments, whatever size
+/// its first fragment announces (fragment count × first fragment): the
+/// buffer grows as fragments really arrive, so a peer's claim costs no memory
+/// beyond this. On Linux, growing a large buffer remaps pages, not copies.
+const REASSEMBLY_RESERVE_MAX: usize = 1 << 20;
+
 /// A fragmented message being reassembled.
 struct Partial {
     /// Atoms of the first fragment's header.
     refs: Vec<Atom>,
-    /// Message bytes so far, one chunk per fragment (joined once, at the end).
-    chunks: Vec<Bytes>,
-    /// Bytes in `chunks`.
-    len: usize,
+    /// Message bytes so far; each fragment is appended as it arrives, so its
+    /// packet buffer is freed at once.
+    buf: Vec<u8>,
     /// Id of the fragment expected next.
     next: u64,
 }
@@ -384,12 +389,20 @@ impl DistReceiver {
                     });
                 }
                 self.hold(body.len())?;
+                let claimed = u64::try_from(body.len())
+                    .unwrap_or(u64::MAX)
+                    .saturating_mul(frag);
+                let reserve = usize::try_from(claimed)
+                    .unwrap_or(usize::MAX)
+                    .min(REASSEMBLY_RESERVE_MAX)
+                    .max(body.len());
+                let mut buf = Vec::with_capacity(reserve);
+                buf.extend_from_slice(&body);
                 self.partial.insert(
                     seq,
                     Partial {
                         refs,
-                        len: body.len(),
-                        chunks: vec![body],
+                        buf,
                         next: frag - 1,
                     },
                 );
@@ -416,24 +429,20 @@ impl DistReceiver {
                 let Some(p) = self.partial.get_mut(&seq) else {
                     return Err(HeaderError::UnknownSequence { seq });
                 };
-                p.len += chunk.len();
-                p.chunks.push(chunk);
+                p.buf.extend_from_slice(&chunk);
                 p.next -= 1;
                 if p.next > 0 {
                     return Ok(None);
                 }
-                let Some(p) = self.partial.remove(&seq) else {
+                let Some(mut p) = self.partial.remove(&seq) else {
                     return Err(HeaderError::UnknownSequence { seq });
                 };
-                self.held -= p.len;
-                let mut joined = Vec::with_capacity(p.len);
-                for ch in &p.chunks {
-                    joined.extend_from_slice(ch);
-                }
+                self.held -= p.buf.len();
+                p.buf.shrink_to_fit();
                 self.refs = p.refs;
                 self.counters.fragmented_received.fetch_add(1, Relaxed);
                 Ok(Some(Message {
-                    body: Bytes::from(joined),
+                    body: Bytes::from(p.buf),
                     refs: &self.refs,
                 }))
             }
