@@ -30,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 /// leave in few syscalls, small enough to keep latency and memory low.
 pub const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
-/// Initial receive buffer; it grows to fit the largest frame in flight.
-const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Free space the receive buffer has before each read; it grows to fit the
+/// largest frame in flight. 256 KiB lets one read take several 64 KiB
+/// fragments (or hundreds of small messages) at once.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Why a connection went down; the reasons OTP reports in `nodedown`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -438,6 +440,9 @@ impl ConnIo<'_> {
         loop {
             if self.wbuf.len() < WRITE_BATCH_BYTES && self.out.has_fragments() {
                 self.fill();
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < READ_BUFFER_BYTES / 4 {
+                self.rbuf.reserve(READ_BUFFER_BYTES);
             }
             let want_queue = self.wbuf.len() < WRITE_BATCH_BYTES;
             let have_output = self.wpos < self.wbuf.len();
