@@ -283,12 +283,6 @@ impl RecvAtomCache {
     }
 }
 
-/// Most bytes reserved up front for a message in fragments, whatever size
-/// its first fragment announces (fragment count × first fragment): the
-/// buffer grows as fragments really arrive, so a peer's claim costs no memory
-/// beyond this. On Linux, growing a large buffer remaps pages, not copies.
-const REASSEMBLY_RESERVE_MAX: usize = 1 << 20;
-
 /// A fragmented message being reassembled.
 struct Partial {
     /// Atoms of the first fragment's header.
@@ -296,6 +290,9 @@ struct Partial {
     /// Message bytes so far; each fragment is appended as it arrives, so its
     /// packet buffer is freed at once.
     buf: Vec<u8>,
+    /// Bytes counted against `max_len` for this message: the size the first
+    /// fragment announced (reserved up front), or more if more came.
+    charged: usize,
     /// Id of the fragment expected next.
     next: u64,
 }
@@ -388,21 +385,29 @@ impl DistReceiver {
                         limit: MAX_FRAGMENTED_SEQUENCES,
                     });
                 }
-                self.hold(body.len())?;
-                let claimed = u64::try_from(body.len())
+                // Reserve the announced size (fragment count × this
+                // fragment) at once, counted against max_len like received
+                // bytes: a message announced over the limit is refused now.
+                let announced = u64::try_from(body.len())
                     .unwrap_or(u64::MAX)
                     .saturating_mul(frag);
-                let reserve = usize::try_from(claimed)
-                    .unwrap_or(usize::MAX)
-                    .min(REASSEMBLY_RESERVE_MAX)
-                    .max(body.len());
-                let mut buf = Vec::with_capacity(reserve);
+                let announced = usize::try_from(announced).unwrap_or(usize::MAX);
+                self.hold(announced)?;
+                let mut buf = Vec::new();
+                if buf.try_reserve_exact(announced).is_err() {
+                    self.held -= announced;
+                    return Err(HeaderError::TooLarge {
+                        size: announced,
+                        limit: self.max_len,
+                    });
+                }
                 buf.extend_from_slice(&body);
                 self.partial.insert(
                     seq,
                     Partial {
                         refs,
                         buf,
+                        charged: announced,
                         next: frag - 1,
                     },
                 );
@@ -425,10 +430,15 @@ impl DistReceiver {
                     });
                 }
                 let chunk = frame.slice(c.pos..);
-                self.hold(chunk.len())?;
+                let Some(p) = self.partial.get(&seq) else {
+                    return Err(HeaderError::UnknownSequence { seq });
+                };
+                let over = (p.buf.len() + chunk.len()).saturating_sub(p.charged);
+                self.hold(over)?;
                 let Some(p) = self.partial.get_mut(&seq) else {
                     return Err(HeaderError::UnknownSequence { seq });
                 };
+                p.charged += over;
                 p.buf.extend_from_slice(&chunk);
                 p.next -= 1;
                 if p.next > 0 {
@@ -437,7 +447,7 @@ impl DistReceiver {
                 let Some(mut p) = self.partial.remove(&seq) else {
                     return Err(HeaderError::UnknownSequence { seq });
                 };
-                self.held -= p.buf.len();
+                self.held -= p.charged;
                 p.buf.shrink_to_fit();
                 self.refs = p.refs;
                 self.counters.fragmented_received.fetch_add(1, Relaxed);
@@ -784,12 +794,28 @@ mod tests {
                 got: 0
             }
         );
-        // Oversize: the limit counts every sequence's bytes together.
-        assert!(r.receive(&frag(69, 8, 2, &[0; 600])).unwrap().is_none());
+        // Oversize: the limit counts every sequence's announced size
+        // (fragment count × first fragment) together; sequence 5 holds 3.
+        assert!(r.receive(&frag(69, 8, 2, &[0; 400])).unwrap().is_none());
         assert_eq!(
-            r.receive(&frag(69, 10, 2, &[0; 500])).unwrap_err(),
+            r.receive(&frag(69, 10, 2, &[0; 200])).unwrap_err(),
             HeaderError::TooLarge {
-                size: 1 + 599 + 499,
+                size: 3 + 2 * 399 + 2 * 199,
+                limit: 1000
+            }
+        );
+        // A message announced far over the limit is refused at once.
+        assert!(matches!(
+            r.receive(&frag(69, 11, u64::MAX, &[0, 1])).unwrap_err(),
+            HeaderError::TooLarge { .. }
+        ));
+        // Fragments bigger than announced are counted as they come.
+        let mut r = recv();
+        assert!(r.receive(&frag(69, 1, 2, &[0; 401])).unwrap().is_none());
+        assert_eq!(
+            r.receive(&frag(70, 1, 1, &[0; 700])).unwrap_err(),
+            HeaderError::TooLarge {
+                size: 400 + 700,
                 limit: 1000
             }
         );

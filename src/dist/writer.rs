@@ -20,7 +20,7 @@ use crate::dist::header::{
     VERSION_MAGIC,
 };
 use crate::handshake::DistFlags;
-use crate::term::{Atom, AtomCacheWriter, Pid};
+use crate::term::{Atom, AtomCacheWriter, Pid, Term};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -62,6 +62,40 @@ const SCRATCH_KEEP_BYTES: usize = 4 * FRAGMENT_SIZE;
 /// Bytes of a fragment header before the atom-cache part or the data:
 /// 131, kind, sequence id, fragment id.
 const FRAG_HEADER_BYTES: usize = 2 + 8 + 8;
+
+/// How deep [`binary_bytes`] looks for binaries: a message is usually a
+/// tuple such as `{Tag, From, Data}`, so a few levels find the big part.
+const BINARY_SCAN_DEPTH: usize = 3;
+
+/// Elements of each tuple or list [`binary_bytes`] looks at.
+const BINARY_SCAN_WIDTH: usize = 64;
+
+/// The payload term of a signal that has one.
+fn payload_of(sig: &Signal) -> Option<&Term> {
+    match sig {
+        Signal::Send { msg, .. } | Signal::RegSend { msg, .. } | Signal::AliasSend { msg, .. } => {
+            Some(msg)
+        }
+        Signal::Exit { reason, .. }
+        | Signal::Exit2 { reason, .. }
+        | Signal::MonitorExit { reason, .. } => Some(reason),
+        _ => None,
+    }
+}
+
+/// Bytes of the binaries near the top of `t`: a cheap lower bound of its
+/// encoded size, used to size the encode buffer once.
+fn binary_bytes(t: &Term, depth: usize) -> usize {
+    match t {
+        Term::Binary(b) => b.len(),
+        Term::Tuple(v) | Term::List(v) if depth > 0 => v
+            .iter()
+            .take(BINARY_SCAN_WIDTH)
+            .map(|e| binary_bytes(e, depth - 1))
+            .fold(0usize, usize::saturating_add),
+        _ => 0,
+    }
+}
 
 impl DistWriter {
     /// A writer for a connection with the negotiated `flags`, counting into
@@ -157,6 +191,11 @@ impl DistWriter {
             self.scratch = Vec::new();
         }
         self.scratch.clear();
+        if let Some(payload) = payload_of(&sig) {
+            // Sized once for a big binary, instead of grown by doubling.
+            self.scratch
+                .reserve(binary_bytes(payload, BINARY_SCAN_DEPTH).saturating_add(1024));
+        }
         if let Some(c) = self.cache.as_mut() {
             c.begin();
         }
@@ -231,7 +270,6 @@ impl DistWriter {
 mod tests {
     use super::*;
     use crate::dist::header::DistReceiver;
-    use crate::term::Term;
 
     fn pid(node: &str, id: u32) -> Pid {
         Pid {
