@@ -340,6 +340,37 @@ mod tests {
     }
 
     #[test]
+    fn received_binaries_share_the_packet_and_the_reassembled_buffer() {
+        let mut w = DistWriter::new(all_flags(), Atom::from("b@h"), Arc::default());
+        let mut out = Vec::new();
+        w.push(send(1, 1000), &mut out);
+        w.push(send(2, 3 * FRAGMENT_SIZE), &mut out);
+        while w.next_fragment(&mut out) {}
+        let mut buf = bytes::BytesMut::from(&out[..]);
+        let mut r = DistReceiver::new(usize::MAX, Arc::default());
+        let mut shared = 0;
+        while let Some(crate::dist::Frame::Data(b)) =
+            crate::dist::frame::next_frame(&mut buf, usize::MAX).unwrap()
+        {
+            let Some(m) = r.receive(&b).unwrap() else {
+                continue;
+            };
+            let range = m.body.as_ptr_range();
+            let sig = control::decode_dist_body(&m.body, m.refs, &Default::default()).unwrap();
+            let Signal::Send { msg, .. } = sig else {
+                panic!("a send")
+            };
+            let Term::Binary(bin) = &msg.as_tuple().unwrap()[1] else {
+                panic!("a binary")
+            };
+            // The binary points into the message buffer: no copy.
+            assert!(range.contains(&bin.as_ptr()), "binary copied");
+            shared += 1;
+        }
+        assert_eq!(shared, 2);
+    }
+
+    #[test]
     fn two_big_messages_take_turns() {
         let mut w = DistWriter::new(all_flags(), Atom::from("b@h"), Arc::default());
         let mut out = Vec::new();
