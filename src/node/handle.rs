@@ -54,6 +54,14 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
+    /// Header traffic counters (atom cache, fragments) of the connection to
+    /// `node`, while it exists. For tests and diagnostics; not a stable API.
+    #[doc(hidden)]
+    pub fn dist_stats(&self, node: &str) -> Option<crate::dist::DistStats> {
+        let atom = Atom::new(node).ok()?;
+        self.inner.existing_conn(&atom).map(|c| c.stats.snapshot())
+    }
+
     /// This node's name, `alive@host` (Erlang's `node()`).
     pub fn name(&self) -> &Atom {
         &self.inner.name
