@@ -20,3 +20,8 @@ pub mod tls;
 
 pub use node::{Mailbox, Node, NodeBuilder, NodeError, NodeEvent};
 pub use term::{Atom, BitString, ExportFun, Fun, Map, Pid, Port, Reference, Term};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -185,7 +185,7 @@ fn send_name_carries_our_flags_creation_and_name() {
     assert_eq!(m.creation, Some(0x1234_5678));
     assert_eq!(m.name, b"rust@vm");
     let mut want = vec![b'N'];
-    want.extend_from_slice(&0xD_075F_5FBCu64.to_be_bytes());
+    want.extend_from_slice(&0xD_07DF_7FBCu64.to_be_bytes());
     want.extend_from_slice(&0x1234_5678u32.to_be_bytes());
     want.extend_from_slice(&[0, 7]);
     want.extend_from_slice(b"rust@vm");

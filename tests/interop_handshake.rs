@@ -295,7 +295,11 @@ fn erl_dials_us() {
     erl.eval_ok(&format!(
         "Self = self(), spawn(fun() -> Self ! {{ping, net_adm:ping('{me}')}} end)"
     ));
-    let cfg = AcceptorConfig::new(me.clone(), creation, Cookie::new(&cookie).unwrap());
+    let mut cfg = AcceptorConfig::new(me.clone(), creation, Cookie::new(&cookie).unwrap());
+    // This test reads erl's packets raw, in the pass-through form: advertise
+    // neither distribution-header flag.
+    cfg.flags = DistFlags::RECOMMENDED_HIDDEN
+        .difference(DistFlags::DIST_HDR_ATOM_CACHE | DistFlags::FRAGMENTS);
     let erl_name = NodeName::parse(&erl.node).unwrap();
     let (est, mut stream, leftover) = rt.block_on(async {
         let (mut s, _) = tokio::time::timeout(HANDSHAKE_DEADLINE, listener.accept())

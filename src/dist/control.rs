@@ -11,7 +11,9 @@
 //! This module is sans-IO.
 
 use crate::handshake::DistFlags;
-use crate::term::{Atom, DecodeError, DecodeLimits, Decoder, EncodeError, Pid, Reference, Term};
+use crate::term::{
+    Atom, AtomCacheWriter, DecodeError, DecodeLimits, Decoder, EncodeError, Pid, Reference, Term,
+};
 use bytes::Bytes;
 
 /// Control message operation codes (`enum dop` in OTP's `dist.h`).
@@ -189,6 +191,9 @@ pub enum ControlError {
         /// What was wrong.
         why: &'static str,
     },
+    /// A distribution header (131,68/69/70) the BEAM would reject.
+    #[error("bad distribution header: {0}")]
+    Header(#[from] crate::dist::header::HeaderError),
     /// The packet uses a header mode that was not negotiated.
     #[error("distribution header {0} used but not negotiated")]
     HeaderNotNegotiated(u8),
@@ -595,26 +600,55 @@ impl Signal {
     }
 }
 
-/// Writes `t` without its version byte.
-fn put(out: &mut Vec<u8>, t: &Term) -> Result<(), EncodeError> {
-    t.encode_body_into(out, None)
+/// Where a control message and its payload are written: the buffer, the
+/// atom cache (header mode only) and whether terms carry a version byte.
+struct Out<'o, 'c> {
+    buf: &'o mut Vec<u8>,
+    cache: Option<&'c mut dyn AtomCacheWriter>,
+    /// Header mode (131,68/69): no version bytes before the terms.
+    header: bool,
+    /// Offset where the payload term starts, once written.
+    payload_at: Option<usize>,
 }
 
-fn put_pid(out: &mut Vec<u8>, p: &Pid) -> Result<(), EncodeError> {
-    put(out, &Term::Pid(p.clone()))
-}
+impl Out<'_, '_> {
+    /// Writes `t` without its version byte.
+    fn put(&mut self, t: &Term) -> Result<(), EncodeError> {
+        let cache: Option<&mut dyn AtomCacheWriter> = match &mut self.cache {
+            Some(c) => Some(&mut **c),
+            None => None,
+        };
+        t.encode_body_into(self.buf, cache)
+    }
 
-fn put_ref(out: &mut Vec<u8>, r: &Reference) -> Result<(), EncodeError> {
-    put(out, &Term::Ref(r.clone()))
-}
+    fn put_pid(&mut self, p: &Pid) -> Result<(), EncodeError> {
+        self.put(&Term::Pid(p.clone()))
+    }
 
-fn put_atom(out: &mut Vec<u8>, a: &Atom) -> Result<(), EncodeError> {
-    put(out, &Term::Atom(a.clone()))
-}
+    fn put_ref(&mut self, r: &Reference) -> Result<(), EncodeError> {
+        self.put(&Term::Ref(r.clone()))
+    }
 
-/// Starts a control tuple: `131, SMALL_TUPLE_EXT, arity, SMALL_INTEGER_EXT, op`.
-fn tuple_head(out: &mut Vec<u8>, arity: u8, op: u8) {
-    out.extend_from_slice(&[131, 104, arity, 97, op]);
+    fn put_atom(&mut self, a: &Atom) -> Result<(), EncodeError> {
+        self.put(&Term::Atom(a.clone()))
+    }
+
+    /// Starts a control tuple: `[131,] SMALL_TUPLE_EXT, arity, SMALL_INTEGER_EXT, op`.
+    fn tuple_head(&mut self, arity: u8, op: u8) {
+        if !self.header {
+            self.buf.push(131);
+        }
+        self.buf.extend_from_slice(&[104, arity, 97, op]);
+    }
+
+    /// Writes the payload term (message, reason or arguments).
+    fn msg(&mut self, t: &Term) -> Result<(), EncodeError> {
+        self.payload_at = Some(self.buf.len());
+        if !self.header {
+            self.buf.push(131);
+        }
+        self.put(t)
+    }
 }
 
 /// Appends one length-prefixed pass-through frame for `sig`, spelled as the
@@ -624,7 +658,13 @@ fn tuple_head(out: &mut Vec<u8>, arity: u8, op: u8) {
 pub fn encode_frame(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let start = out.len();
     out.extend_from_slice(&[0, 0, 0, 0, PASS_THROUGH]);
-    if let Err(e) = encode_body(sig, flags, out) {
+    let mut o = Out {
+        buf: out,
+        cache: None,
+        header: false,
+        payload_at: None,
+    };
+    if let Err(e) = encode_body(sig, flags, &mut o) {
         out.truncate(start);
         return Err(e);
     }
@@ -642,44 +682,88 @@ pub fn encode_frame(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result
     Ok(())
 }
 
-fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+/// Appends the control term and payload of `sig` as they follow a normal
+/// distribution header (PROTOCOL.md §3.3): no version bytes, atoms written as
+/// `ATOM_CACHE_REF` when `cache` takes them. Returns the length of the
+/// control term (the payload follows it). On error `out` is unchanged.
+pub fn encode_dist_body(
+    sig: &Signal,
+    flags: DistFlags,
+    out: &mut Vec<u8>,
+    cache: Option<&mut dyn AtomCacheWriter>,
+) -> Result<usize, EncodeError> {
+    let start = out.len();
+    let mut o = Out {
+        buf: out,
+        cache,
+        header: true,
+        payload_at: None,
+    };
+    let r = encode_body(sig, flags, &mut o);
+    let payload_at = o.payload_at;
+    if let Err(e) = r {
+        out.truncate(start);
+        return Err(e);
+    }
+    Ok(payload_at.unwrap_or(out.len()) - start)
+}
+
+/// Decodes the control term and optional payload of a message received with
+/// a distribution header: `body` follows the header (no version bytes) and
+/// `refs` are the atoms of the header's atom-cache references.
+pub fn decode_dist_body(
+    body: &Bytes,
+    refs: &[Atom],
+    limits: &DecodeLimits,
+) -> Result<Signal, ControlError> {
+    let mut d = Decoder::shared(body)
+        .with_atom_refs(refs)
+        .with_limits(limits.clone());
+    let ctrl = d.term()?;
+    let payload = if d.is_at_end() { None } else { Some(d.term()?) };
+    if !d.is_at_end() {
+        return Err(ControlError::Payload {
+            op: 0,
+            why: "bytes after the payload term",
+        });
+    }
+    Signal::from_terms(ctrl, payload)
+}
+
+fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Out<'_, '_>) -> Result<(), EncodeError> {
     use op::*;
     let payload_exits = flags.contains(DistFlags::EXIT_PAYLOAD);
-    let msg = |out: &mut Vec<u8>, t: &Term| -> Result<(), EncodeError> {
-        out.push(131);
-        put(out, t)
-    };
     match sig {
         Signal::Send { from, to, msg: m } => {
             match from {
                 Some(f) if flags.contains(DistFlags::SEND_SENDER) => {
-                    tuple_head(out, 3, SEND_SENDER);
-                    put_pid(out, f)?;
+                    out.tuple_head(3, SEND_SENDER);
+                    out.put_pid(f)?;
                 }
                 _ => {
-                    tuple_head(out, 3, SEND);
-                    put_atom(out, &Atom::default())?;
+                    out.tuple_head(3, SEND);
+                    out.put_atom(&Atom::default())?;
                 }
             }
-            put_pid(out, to)?;
-            msg(out, m)
+            out.put_pid(to)?;
+            out.msg(m)
         }
         Signal::RegSend { from, to, msg: m } => {
-            tuple_head(out, 4, REG_SEND);
-            put_pid(out, from)?;
-            put_atom(out, &Atom::default())?;
-            put_atom(out, to)?;
-            msg(out, m)
+            out.tuple_head(4, REG_SEND);
+            out.put_pid(from)?;
+            out.put_atom(&Atom::default())?;
+            out.put_atom(to)?;
+            out.msg(m)
         }
         Signal::AliasSend {
             from,
             alias,
             msg: m,
         } => {
-            tuple_head(out, 3, ALIAS_SEND);
-            put_pid(out, from)?;
-            put_ref(out, alias)?;
-            msg(out, m)
+            out.tuple_head(3, ALIAS_SEND);
+            out.put_pid(from)?;
+            out.put_ref(alias)?;
+            out.msg(m)
         }
         Signal::Link { from, to }
         | Signal::Unlink { from, to }
@@ -689,13 +773,12 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), 
                 Signal::Unlink { .. } => UNLINK,
                 _ => GROUP_LEADER,
             };
-            tuple_head(out, 3, code);
-            put_pid(out, from)?;
-            put_pid(out, to)
+            out.tuple_head(3, code);
+            out.put_pid(from)?;
+            out.put_pid(to)
         }
         Signal::UnlinkId { id, from, to } | Signal::UnlinkIdAck { id, from, to } => {
-            tuple_head(
-                out,
+            out.tuple_head(
                 4,
                 if matches!(sig, Signal::UnlinkId { .. }) {
                     UNLINK_ID
@@ -703,22 +786,22 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), 
                     UNLINK_ID_ACK
                 },
             );
-            put(out, &Term::from(*id))?;
-            put_pid(out, from)?;
-            put_pid(out, to)
+            out.put(&Term::from(*id))?;
+            out.put_pid(from)?;
+            out.put_pid(to)
         }
         Signal::Exit { from, to, reason } | Signal::Exit2 { from, to, reason } => {
             let exit2 = matches!(sig, Signal::Exit2 { .. });
             if payload_exits {
-                tuple_head(out, 3, if exit2 { PAYLOAD_EXIT2 } else { PAYLOAD_EXIT });
-                put_pid(out, from)?;
-                put_pid(out, to)?;
-                msg(out, reason)
+                out.tuple_head(3, if exit2 { PAYLOAD_EXIT2 } else { PAYLOAD_EXIT });
+                out.put_pid(from)?;
+                out.put_pid(to)?;
+                out.msg(reason)
             } else {
-                tuple_head(out, 4, if exit2 { EXIT2 } else { EXIT });
-                put_pid(out, from)?;
-                put_pid(out, to)?;
-                put(out, reason)
+                out.tuple_head(4, if exit2 { EXIT2 } else { EXIT });
+                out.put_pid(from)?;
+                out.put_pid(to)?;
+                out.put(reason)
             }
         }
         Signal::Monitor {
@@ -731,8 +814,7 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), 
             target,
             reference,
         } => {
-            tuple_head(
-                out,
+            out.tuple_head(
                 4,
                 if matches!(sig, Signal::Monitor { .. }) {
                     MONITOR_P
@@ -740,9 +822,9 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), 
                     DEMONITOR_P
                 },
             );
-            put_pid(out, from)?;
-            put(out, &target.to_term())?;
-            put_ref(out, reference)
+            out.put_pid(from)?;
+            out.put(&target.to_term())?;
+            out.put_ref(reference)
         }
         Signal::MonitorExit {
             from,
@@ -751,17 +833,17 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), 
             reason,
         } => {
             if payload_exits {
-                tuple_head(out, 4, PAYLOAD_MONITOR_P_EXIT);
+                out.tuple_head(4, PAYLOAD_MONITOR_P_EXIT);
             } else {
-                tuple_head(out, 5, MONITOR_P_EXIT);
+                out.tuple_head(5, MONITOR_P_EXIT);
             }
-            put(out, &from.to_term())?;
-            put_pid(out, to)?;
-            put_ref(out, reference)?;
+            out.put(&from.to_term())?;
+            out.put_pid(to)?;
+            out.put_ref(reference)?;
             if payload_exits {
-                msg(out, reason)
+                out.msg(reason)
             } else {
-                put(out, reason)
+                out.put(reason)
             }
         }
         Signal::SpawnRequest {
@@ -773,22 +855,19 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), 
             args,
             opts,
         } => {
-            tuple_head(out, 6, SPAWN_REQUEST);
-            put_ref(out, req_id)?;
-            put_pid(out, from)?;
-            put_pid(out, group_leader)?;
+            out.tuple_head(6, SPAWN_REQUEST);
+            out.put_ref(req_id)?;
+            out.put_pid(from)?;
+            out.put_pid(group_leader)?;
             let arity = args.as_list().map_or(0, |a| a.len());
             let arity = i64::try_from(arity).unwrap_or(i64::MAX);
-            put(
-                out,
-                &Term::Tuple(vec![
-                    Term::Atom(module.clone()),
-                    Term::Atom(function.clone()),
-                    Term::Int(arity),
-                ]),
-            )?;
-            put(out, opts)?;
-            msg(out, args)
+            out.put(&Term::Tuple(vec![
+                Term::Atom(module.clone()),
+                Term::Atom(function.clone()),
+                Term::Int(arity),
+            ]))?;
+            out.put(opts)?;
+            out.msg(args)
         }
         Signal::SpawnReply {
             req_id,
@@ -796,11 +875,11 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result<(), 
             flags: f,
             result,
         } => {
-            tuple_head(out, 5, SPAWN_REPLY);
-            put_ref(out, req_id)?;
-            put_pid(out, to)?;
-            put(out, &Term::Int(i64::from(*f)))?;
-            put(out, result)
+            out.tuple_head(5, SPAWN_REPLY);
+            out.put_ref(req_id)?;
+            out.put_pid(to)?;
+            out.put(&Term::Int(i64::from(*f)))?;
+            out.put(result)
         }
     }
 }

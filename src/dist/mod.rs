@@ -13,6 +13,9 @@
 
 pub mod control;
 pub mod frame;
+pub mod header;
+pub mod writer;
 
 pub use control::{ControlError, ProcRef, Signal};
 pub use frame::{Frame, FrameTooLong};
+pub use header::{DistStats, HeaderError};

@@ -190,11 +190,21 @@ impl EpmdClient {
         host: &str,
         name: &str,
     ) -> Result<Option<NodeEntry>, EpmdError> {
+        Ok(self.port_please_at(host, name).await?.0)
+    }
+
+    /// [`EpmdClient::port_please`], also giving the address of `host` that
+    /// EPMD answered on: dialling the node there saves a second name lookup.
+    pub async fn port_please_at(
+        &self,
+        host: &str,
+        name: &str,
+    ) -> Result<(Option<NodeEntry>, IpAddr), EpmdError> {
         let request = wire::encode_port_please2_req(name)?;
-        let reply = self
-            .call(host, "PORT_PLEASE2_REQ", &request, wire::MAX_PORT2_RESP_LEN)
+        let (reply, addr) = self
+            .call_at(host, "PORT_PLEASE2_REQ", &request, wire::MAX_PORT2_RESP_LEN)
             .await?;
-        wire::parse_port2_resp(&reply)
+        Ok((wire::parse_port2_resp(&reply)?, addr.ip()))
     }
 
     /// Lists the names registered with the EPMD on `host`.
@@ -255,6 +265,17 @@ impl EpmdClient {
         request: &[u8],
         max: usize,
     ) -> Result<Vec<u8>, EpmdError> {
+        Ok(self.call_at(host, request_name, request, max).await?.0)
+    }
+
+    /// [`EpmdClient::call`], also giving the address that answered.
+    async fn call_at(
+        &self,
+        host: &str,
+        request_name: &'static str,
+        request: &[u8],
+        max: usize,
+    ) -> Result<(Vec<u8>, SocketAddr), EpmdError> {
         let addrs = resolve(host, self.port).await?;
         let fallback = addrs
             .first()
@@ -264,7 +285,8 @@ impl EpmdClient {
         tokio::time::timeout(after, async {
             let (mut stream, addr) = connect_any(&addrs).await?;
             write_request(&mut stream, addr, request).await?;
-            read_to_eof(&mut stream, addr, request_name, max).await
+            let reply = read_to_eof(&mut stream, addr, request_name, max).await?;
+            Ok((reply, addr))
         })
         .await
         .map_err(|_| EpmdError::Timeout {

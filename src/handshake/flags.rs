@@ -142,8 +142,8 @@ impl DistFlags {
         DistFlags(Self::MANDATORY_25.0 | Self::V4_NC.0 | Self::UNLINK_ID.0);
 
     /// The capabilities a hidden erlnode advertises beyond the mandatory sets
-    /// (PROTOCOL.md §2.7). Everything erlnode implements today; FRAGMENTS and
-    /// DIST_HDR_ATOM_CACHE join once §3.3/§3.4 exist.
+    /// (PROTOCOL.md §2.7): everything erlnode implements, including the
+    /// distribution header atom cache (§3.3) and fragments (§3.4).
     pub const RECOMMENDED_OPTIONAL: DistFlags = DistFlags(
         Self::MANDATORY_25_DIGEST.0
             | Self::DIST_MONITOR.0
@@ -154,12 +154,15 @@ impl DistFlags {
             | Self::UNICODE_IO.0
             | Self::SMALL_ATOM_TAGS.0
             | Self::SPAWN.0
-            | Self::ALIAS.0,
+            | Self::ALIAS.0
+            | Self::DIST_HDR_ATOM_CACHE.0
+            | Self::FRAGMENTS.0,
     );
 
-    /// The flags PROTOCOL.md §2.7 recommends for a hidden node: `0xD_075F_5FBC`
-    /// ([`DistFlags::MANDATORY_26`] + [`DistFlags::RECOMMENDED_OPTIONAL`]).
-    /// No PUBLISHED, NAME_ME, FRAGMENTS, DIST_HDR_ATOM_CACHE or ALTACT_SIG.
+    /// The flags erlnode advertises as a hidden node: `0xD_07DF_7FBC`
+    /// ([`DistFlags::MANDATORY_26`] + [`DistFlags::RECOMMENDED_OPTIONAL`]),
+    /// PROTOCOL.md §2.7's `0xD_075F_5FBC` plus DIST_HDR_ATOM_CACHE and
+    /// FRAGMENTS. No PUBLISHED, NAME_ME or ALTACT_SIG.
     pub const RECOMMENDED_HIDDEN: DistFlags =
         DistFlags(Self::MANDATORY_26.0 | Self::RECOMMENDED_OPTIONAL.0);
 
@@ -298,7 +301,7 @@ mod tests {
 
     #[test]
     fn recommended_hidden_is_the_documented_value() {
-        assert_eq!(DistFlags::RECOMMENDED_HIDDEN.0, 0xD_075F_5FBC);
+        assert_eq!(DistFlags::RECOMMENDED_HIDDEN.0, 0xD_07DF_7FBC);
         assert!(!DistFlags::RECOMMENDED_HIDDEN.contains(DistFlags::PUBLISHED));
         assert!(!DistFlags::RECOMMENDED_HIDDEN.contains(DistFlags::NAME_ME));
         assert!(!DistFlags::RECOMMENDED_HIDDEN.contains(DistFlags::LOCAL_EXT));

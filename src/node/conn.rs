@@ -10,6 +10,11 @@
 use super::NodeInner;
 use crate::dist::control::{self, Signal};
 use crate::dist::frame::{self, Frame, TICK};
+use crate::dist::header::{
+    DIST_FRAG_CONT, DIST_FRAG_HEADER, DIST_HEADER, DistCounters, DistReceiver, FRAGMENT_SIZE,
+    VERSION_MAGIC,
+};
+use crate::dist::writer::DistWriter;
 use crate::handshake::DistFlags;
 use crate::term::Atom;
 use bytes::BytesMut;
@@ -25,8 +30,10 @@ use tokio_util::sync::CancellationToken;
 /// leave in few syscalls, small enough to keep latency and memory low.
 pub const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
-/// Initial receive buffer; it grows to fit the largest frame in flight.
-const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// Free space the receive buffer has before each read; it grows to fit the
+/// largest frame in flight. 256 KiB lets one read take several 64 KiB
+/// fragments (or hundreds of small messages) at once.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Why a connection went down; the reasons OTP reports in `nodedown`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +105,8 @@ pub(crate) struct Conn {
     queued: std::sync::atomic::AtomicUsize,
     /// Set when the connection is closed because its send queue is full.
     overloaded: std::sync::atomic::AtomicBool,
+    /// Header traffic counters (atom cache, fragments).
+    pub stats: Arc<DistCounters>,
 }
 
 impl Conn {
@@ -123,6 +132,7 @@ impl Conn {
             incoming: Default::default(),
             queued: Default::default(),
             overloaded: Default::default(),
+            stats: Default::default(),
         }
     }
 
@@ -354,17 +364,24 @@ impl NodeInner {
         let _ = self.events.send(NodeEvent::Up {
             node: conn.peer.clone(),
         });
+        let header =
+            flags.contains(DistFlags::DIST_HDR_ATOM_CACHE) || flags.contains(DistFlags::FRAGMENTS);
         let mut io = ConnIo {
             node: &self,
             conn: &conn,
-            flags,
             rbuf: leftover,
             wbuf: Vec::new(),
             wpos: 0,
             queue,
+            out: DistWriter::new(flags, conn.peer.clone(), conn.stats.clone()),
+            receiver: header.then(|| DistReceiver::new(self.cfg.max_frame_len, conn.stats.clone())),
         };
         let reason = io.run(reader, writer).await;
-        let ConnIo { queue, .. } = io;
+        let ConnIo { queue, mut out, .. } = io;
+        // Signals that waited behind a message in fragments never went out.
+        for sig in out.take_held() {
+            self.undeliverable(sig);
+        }
         self.finish(&conn, Some(queue), reason, true);
     }
 }
@@ -390,11 +407,14 @@ pub(crate) enum DialError {
 struct ConnIo<'a> {
     node: &'a Arc<NodeInner>,
     conn: &'a Arc<Conn>,
-    flags: DistFlags,
     rbuf: BytesMut,
     wbuf: Vec<u8>,
     wpos: usize,
     queue: mpsc::UnboundedReceiver<Signal>,
+    /// Encoding, fragmenting and ordering of outgoing signals.
+    out: DistWriter,
+    /// Header decoding and reassembly, when headers were negotiated.
+    receiver: Option<DistReceiver>,
 }
 
 impl ConnIo<'_> {
@@ -418,6 +438,12 @@ impl ConnIo<'_> {
             return r;
         }
         loop {
+            if self.wbuf.len() < WRITE_BATCH_BYTES && self.out.has_fragments() {
+                self.fill();
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < READ_BUFFER_BYTES / 4 {
+                self.rbuf.reserve(READ_BUFFER_BYTES);
+            }
             let want_queue = self.wbuf.len() < WRITE_BATCH_BYTES;
             let have_output = self.wpos < self.wbuf.len();
             tokio::select! {
@@ -436,18 +462,8 @@ impl ConnIo<'_> {
                 },
                 sig = self.queue.recv(), if want_queue => match sig {
                     Some(sig) => {
-                        let mut taken = 1;
-                        self.encode(&sig);
-                        while self.wbuf.len() < WRITE_BATCH_BYTES {
-                            match self.queue.try_recv() {
-                                Ok(sig) => {
-                                    taken += 1;
-                                    self.encode(&sig);
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        self.conn.queued.fetch_sub(taken, std::sync::atomic::Ordering::Relaxed);
+                        self.out.push(sig, &mut self.wbuf);
+                        self.fill();
                     }
                     // Cannot happen: the Conn holds a sender.
                     None => return DownReason::Disconnect,
@@ -509,12 +525,34 @@ impl ConnIo<'_> {
         .await;
     }
 
-    /// Encodes one outgoing signal; a term that cannot be encoded is dropped
-    /// with a log line (the connection stays up).
-    fn encode(&mut self, sig: &Signal) {
-        if let Err(e) = control::encode_frame(sig, self.flags, &mut self.wbuf) {
-            tracing::warn!(peer = %self.conn.peer, "message not sent: {e}");
+    /// Moves queued signals and fragments of big messages into the write
+    /// buffer, up to [`WRITE_BATCH_BYTES`]. Queued signals go first, up to one
+    /// fragment's worth at a time, then one fragment: so small messages pass
+    /// big ones, and a stream of small ones cannot starve a big one.
+    fn fill(&mut self) {
+        while self.wbuf.len() < WRITE_BATCH_BYTES {
+            let mark = self.wbuf.len();
+            let mut progressed = false;
+            while self.wbuf.len() - mark < FRAGMENT_SIZE && self.wbuf.len() < WRITE_BATCH_BYTES {
+                match self.queue.try_recv() {
+                    Ok(sig) => {
+                        self.out.push(sig, &mut self.wbuf);
+                        progressed = true;
+                    }
+                    Err(_) => break,
+                }
+            }
+            if self.out.next_fragment(&mut self.wbuf) {
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
         }
+        let taken = self.out.take_encoded();
+        self.conn
+            .queued
+            .fetch_sub(taken, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Handles every complete frame in the receive buffer.
@@ -532,8 +570,34 @@ impl ConnIo<'_> {
                     *wrote_since_peer_tick = false;
                 }
                 Ok(Some(Frame::Data(bytes))) => {
-                    match control::decode_frame(&bytes, &self.node.cfg.decode_limits) {
-                        Ok(sig) => {
+                    let decoded = match self.receiver.as_mut() {
+                        None => {
+                            control::decode_frame(&bytes, &self.node.cfg.decode_limits).map(Some)
+                        }
+                        Some(r) => match bytes.get(..2) {
+                            Some(
+                                &[
+                                    VERSION_MAGIC,
+                                    DIST_HEADER | DIST_FRAG_HEADER | DIST_FRAG_CONT,
+                                ],
+                            ) => match r.receive(&bytes) {
+                                Ok(Some(m)) => control::decode_dist_body(
+                                    &m.body,
+                                    m.refs,
+                                    &self.node.cfg.decode_limits,
+                                )
+                                .map(Some),
+                                Ok(None) => Ok(None),
+                                Err(e) => Err(e.into()),
+                            },
+                            _ => Err(control::ControlError::BadKind(
+                                bytes.iter().take(2).copied().collect(),
+                            )),
+                        },
+                    };
+                    match decoded {
+                        Ok(None) => {}
+                        Ok(Some(sig)) => {
                             if let Some(from) = sig.sender() {
                                 if from.node != self.conn.peer {
                                     let why = format!(

@@ -54,6 +54,14 @@ impl std::fmt::Debug for Node {
 }
 
 impl Node {
+    /// Header traffic counters (atom cache, fragments) of the connection to
+    /// `node`, while it exists. For tests and diagnostics; not a stable API.
+    #[doc(hidden)]
+    pub fn dist_stats(&self, node: &str) -> Option<crate::dist::DistStats> {
+        let atom = Atom::new(node).ok()?;
+        self.inner.existing_conn(&atom).map(|c| c.stats.snapshot())
+    }
+
     /// This node's name, `alive@host` (Erlang's `node()`).
     pub fn name(&self) -> &Atom {
         &self.inner.name
@@ -115,6 +123,14 @@ impl Node {
             }
             Err(_) => false,
         }
+    }
+
+    /// Live local processes: mailboxes, processes spawned by peers, calls
+    /// being served, and the node's own services (`rex`, `net_kernel`, the
+    /// io server). Work a peer abandoned (a timed-out call) is gone from
+    /// this count once it has stopped.
+    pub fn process_count(&self) -> usize {
+        self.inner.process_count()
     }
 
     /// A new anonymous process.

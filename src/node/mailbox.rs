@@ -3,14 +3,14 @@
 
 use super::NodeInner;
 use super::local::atom_term;
-use super::process::{Delivery, LOCAL, MonitorOut, Proc};
+use super::process::{LOCAL, MonitorOut, Proc};
 use crate::dist::{ProcRef, Signal};
 use crate::term::{Atom, Pid, Reference, Term};
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Where a message goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,10 +100,13 @@ pub struct Exited {
 /// Reason}`, `monitor_node` gives `{nodedown, Node}`.
 ///
 /// Dropping the mailbox ends the process with reason `normal`.
+///
+/// A mailbox that holds more than the node's
+/// [`max_mailbox_len`](crate::node::NodeBuilder::max_mailbox_len) unread
+/// messages ends its process with reason `{erlnode, mailbox_overflow}`.
 pub struct Mailbox {
     pub(crate) node: Arc<NodeInner>,
     pub(crate) proc: Arc<Proc>,
-    rx: mpsc::UnboundedReceiver<Delivery>,
     /// Messages passed over by a selective receive, oldest first.
     saved: VecDeque<Term>,
 }
@@ -117,17 +120,51 @@ impl fmt::Debug for Mailbox {
 }
 
 impl Mailbox {
-    pub(crate) fn new(
-        node: Arc<NodeInner>,
-        proc: Arc<Proc>,
-        rx: mpsc::UnboundedReceiver<Delivery>,
-    ) -> Mailbox {
+    pub(crate) fn new(node: Arc<NodeInner>, proc: Arc<Proc>) -> Mailbox {
         Mailbox {
             node,
             proc,
-            rx,
             saved: VecDeque::new(),
         }
+    }
+
+    /// Publishes how many passed-over messages this mailbox holds.
+    fn saved_changed(&self) {
+        self.proc
+            .saved_len
+            .store(self.saved.len(), Ordering::Relaxed);
+    }
+
+    /// Takes the first passed-over message.
+    fn pop_saved(&mut self) -> Option<Term> {
+        let t = self.saved.pop_front()?;
+        self.saved_changed();
+        Some(t)
+    }
+
+    /// The next queued message without waiting: `Ok(None)` when the queue
+    /// is empty, `Err` once the process has exited.
+    fn take_queued(&self) -> Result<Option<Term>, Exited> {
+        let mut q = self.proc.queue();
+        match q.items.pop_front() {
+            Some(t) => Ok(Some(t)),
+            None if q.closed => {
+                drop(q);
+                Err(self.exited())
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Messages in this mailbox, unread ones and ones passed over by a
+    /// selective receive (Erlang's `process_info(P, message_queue_len)`).
+    pub fn len(&self) -> usize {
+        self.proc.mailbox_len()
+    }
+
+    /// True when no message is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// This process's pid.
@@ -163,16 +200,20 @@ impl Mailbox {
     /// signal (a linked process died and this one does not trap exits).
     pub async fn recv(&mut self) -> Result<Term, Exited> {
         self.check_alive()?;
-        if let Some(t) = self.saved.pop_front() {
+        if let Some(t) = self.pop_saved() {
             return Ok(t);
         }
         self.recv_queue().await
     }
 
     async fn recv_queue(&mut self) -> Result<Term, Exited> {
-        match self.rx.recv().await {
-            Some(Delivery::Msg(t)) => Ok(t),
-            Some(Delivery::Exited) | None => Err(self.exited()),
+        loop {
+            if let Some(t) = self.take_queued()? {
+                return Ok(t);
+            }
+            // One owner waits; a wake-up that came before this wait left a
+            // permit, so none is lost.
+            self.proc.wake.notified().await;
         }
     }
 
@@ -187,14 +228,10 @@ impl Mailbox {
     /// A message already queued, without waiting.
     pub fn try_recv(&mut self) -> Result<Option<Term>, Exited> {
         self.check_alive()?;
-        if let Some(t) = self.saved.pop_front() {
+        if let Some(t) = self.pop_saved() {
             return Ok(Some(t));
         }
-        match self.rx.try_recv() {
-            Ok(Delivery::Msg(t)) => Ok(Some(t)),
-            Ok(Delivery::Exited) => Err(self.exited()),
-            Err(_) => Ok(None),
-        }
+        self.take_queued()
     }
 
     /// Selective receive: the first message for which `pred` holds, leaving
@@ -207,7 +244,9 @@ impl Mailbox {
     ) -> Result<Option<Term>, Exited> {
         self.check_alive()?;
         if let Some(i) = self.saved.iter().position(&mut pred) {
-            return Ok(self.saved.remove(i));
+            let t = self.saved.remove(i);
+            self.saved_changed();
+            return Ok(t);
         }
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         loop {
@@ -222,6 +261,7 @@ impl Mailbox {
                 return Ok(Some(next));
             }
             self.saved.push_back(next);
+            self.saved_changed();
         }
     }
 
@@ -268,15 +308,13 @@ impl Mailbox {
         self.demonitor(reference);
         self.drain_into_saved();
         self.saved.retain(|m| !is_down_for(m, reference));
+        self.saved_changed();
     }
 
     fn drain_into_saved(&mut self) {
-        while let Ok(d) = self.rx.try_recv() {
-            match d {
-                Delivery::Msg(t) => self.saved.push_back(t),
-                Delivery::Exited => break,
-            }
-        }
+        let items = std::mem::take(&mut self.proc.queue().items);
+        self.saved.extend(items);
+        self.saved_changed();
     }
 
     /// Makes a new alias for this process (`alias()`): messages sent to the

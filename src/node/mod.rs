@@ -49,7 +49,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(7);
 
 /// Node events kept for a slow `monitor_nodes` subscriber before it starts
 /// missing some (it is told how many it missed).
-const NODE_EVENT_BUFFER: usize = 1024;
+/// Node events are rare (one per connection up or down), so this is ample;
+/// the channel allocates every slot up front, so it is kept small.
+const NODE_EVENT_BUFFER: usize = 128;
 
 /// Errors from starting or using a node.
 #[derive(Debug, thiserror::Error)]
@@ -100,8 +102,12 @@ pub(crate) struct Config {
     pub max_connections: usize,
     pub max_pending_handshakes: usize,
     pub max_send_queue: usize,
+    pub max_mailbox_len: usize,
     /// TLS distribution (`-proto_dist inet_tls`) when set; plain TCP otherwise.
     pub tls: Option<crate::tls::TlsConfig>,
+    /// Host names with a fixed address (like OTP's inetrc `{host, IP,
+    /// Names}`): no name lookup for them.
+    pub hosts: HashMap<String, std::net::IpAddr>,
 }
 
 /// Default cap on connections to peers, both directions: far above any
@@ -118,6 +124,14 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 128;
 /// past this the connection is closed (`send_queue_full`), as a busy
 /// distribution port would have stalled senders indefinitely.
 pub const DEFAULT_MAX_SEND_QUEUE: usize = 1_000_000;
+
+/// Default cap on messages queued in one local process's mailbox, unread.
+/// A process past it is ended with reason `{erlnode, mailbox_overflow}`
+/// (its links and monitors fire; its queue is freed), as the BEAM ends a
+/// process past its `max_heap_size`. A million small messages is a few
+/// hundred MB: far beyond any healthy backlog, low enough that one
+/// process nobody reads cannot take the node's memory.
+pub const DEFAULT_MAX_MAILBOX_LEN: usize = 1_000_000;
 
 /// The shared state of a running node.
 pub(crate) struct NodeInner {
@@ -227,8 +241,11 @@ impl NodeInner {
         loop {
             let pid = self.new_pid();
             let key = (pid.id, pid.serial);
-            let (proc, rx) = Proc::new(pid);
-            let proc = Arc::new(proc);
+            let proc = Arc::new(Proc::new(
+                pid,
+                self.cfg.max_mailbox_len,
+                Arc::downgrade(self),
+            ));
             let mut procs = self.procs.lock().unwrap_or_else(|e| e.into_inner());
             // After 2^28 processes the numbers wrap; skip ones still alive.
             if procs.contains_key(&key) {
@@ -236,7 +253,7 @@ impl NodeInner {
             }
             procs.insert(key, proc.clone());
             drop(procs);
-            return Mailbox::new(self.clone(), proc, rx);
+            return Mailbox::new(self.clone(), proc);
         }
     }
 
@@ -331,6 +348,11 @@ impl NodeInner {
                 table.remove(a);
             }
         }
+    }
+
+    /// Live local processes, the node's own services included.
+    pub(crate) fn process_count(&self) -> usize {
+        self.procs.lock().unwrap_or_else(|e| e.into_inner()).len()
     }
 
     pub(crate) fn all_procs(&self) -> Vec<Arc<Proc>> {

@@ -5,19 +5,32 @@
 //! node, which applies incoming signals to it from connection tasks. Its lock
 //! is a plain mutex that is never held across an `.await`.
 
+use super::NodeInner;
 use crate::dist::ProcRef;
 use crate::term::{Atom, Pid, Reference, Term};
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-use tokio::sync::mpsc;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Weak};
+use tokio::sync::Notify;
 
-/// What a mailbox queue carries.
-pub(crate) enum Delivery {
-    /// An ordinary message (including `{'EXIT',..}`, `{'DOWN',..}` and
-    /// `{nodedown,..}` messages made from signals).
-    Msg(Term),
-    /// The process was killed by a signal; wakes a blocked `recv`.
-    Exited,
+/// A process's message queue: messages not yet taken by its owner.
+#[derive(Default)]
+pub(crate) struct Queue {
+    /// Messages (including `{'EXIT',..}`, `{'DOWN',..}` and `{nodedown,..}`
+    /// messages made from signals), oldest first.
+    pub items: VecDeque<Term>,
+    /// Set when the process exits: the queue is emptied (its memory freed)
+    /// and takes no more messages.
+    pub closed: bool,
+}
+
+/// The exit reason of a process killed because its mailbox overflowed:
+/// `{erlnode, mailbox_overflow}`.
+pub(crate) fn mailbox_overflow_reason() -> Term {
+    Term::Tuple(vec![
+        Term::Atom(Atom::from("erlnode")),
+        Term::Atom(Atom::from("mailbox_overflow")),
+    ])
 }
 
 /// Connection id used for links and monitors between local processes.
@@ -83,7 +96,17 @@ pub(crate) struct ProcState {
 /// One local process.
 pub(crate) struct Proc {
     pub pid: Pid,
-    queue: mpsc::UnboundedSender<Delivery>,
+    /// The message queue, shared with the owner's [`super::Mailbox`].
+    pub queue: Mutex<Queue>,
+    /// Wakes the owner when a message arrives or the process exits.
+    pub wake: Notify,
+    /// Messages the owner passed over in a selective receive and still
+    /// holds: they count towards the mailbox limit.
+    pub saved_len: AtomicUsize,
+    /// The node's `max_mailbox_len`.
+    max_len: usize,
+    /// The node, to end the process when its mailbox overflows.
+    node: Weak<NodeInner>,
     pub state: Mutex<ProcState>,
     /// For processes that run as a node-spawned task: aborts the task when the
     /// process is killed by a signal.
@@ -91,17 +114,22 @@ pub(crate) struct Proc {
 }
 
 impl Proc {
-    pub(crate) fn new(pid: Pid) -> (Proc, mpsc::UnboundedReceiver<Delivery>) {
-        let (tx, rx) = mpsc::unbounded_channel();
-        (
-            Proc {
-                pid,
-                queue: tx,
-                state: Mutex::new(ProcState::default()),
-                task: Mutex::new(None),
-            },
-            rx,
-        )
+    pub(crate) fn new(pid: Pid, max_len: usize, node: Weak<NodeInner>) -> Proc {
+        Proc {
+            pid,
+            queue: Mutex::default(),
+            wake: Notify::new(),
+            saved_len: AtomicUsize::new(0),
+            max_len,
+            node,
+            state: Mutex::new(ProcState::default()),
+            task: Mutex::new(None),
+        }
+    }
+
+    /// Locks the message queue (poison-tolerant, like [`Proc::lock`]).
+    pub(crate) fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Locks the state. A poisoned lock (a panic while it was held) is still
@@ -110,14 +138,64 @@ impl Proc {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues a message unless the process has exited.
+    /// Queues a message unless the process has exited. A message that
+    /// takes the mailbox past the node's `max_mailbox_len` ends the process
+    /// with [`mailbox_overflow_reason`] instead (see
+    /// [`super::DEFAULT_MAX_MAILBOX_LEN`]).
     pub(crate) fn deliver(&self, msg: Term) {
-        let _ = self.queue.send(Delivery::Msg(msg));
+        let len = {
+            let mut q = self.queue();
+            if q.closed {
+                return;
+            }
+            q.items.push_back(msg);
+            q.items.len()
+        };
+        self.wake.notify_one();
+        let total = len.saturating_add(self.saved_len.load(Ordering::Relaxed));
+        if total > self.max_len {
+            self.overflow(total);
+        }
     }
 
-    /// Wakes the owner after an exit.
+    /// Ends the process because its mailbox holds more than the limit.
+    #[cold]
+    fn overflow(&self, total: usize) {
+        let Some(node) = self.node.upgrade() else {
+            return;
+        };
+        let Some(me) = node.lookup(&self.pid) else {
+            return;
+        };
+        if !me.is_alive() {
+            return;
+        }
+        tracing::warn!(
+            pid = ?self.pid,
+            limit = self.max_len,
+            "a process is not reading its mailbox: {total} messages queued (max_mailbox_len); \
+             ending it with reason {{erlnode, mailbox_overflow}}"
+        );
+        node.exit_process(&me, mailbox_overflow_reason());
+    }
+
+    /// Empties and closes the queue after an exit, and wakes the owner.
     pub(crate) fn wake_exited(&self) {
-        let _ = self.queue.send(Delivery::Exited);
+        let dropped = {
+            let mut q = self.queue();
+            q.closed = true;
+            std::mem::take(&mut q.items)
+        };
+        drop(dropped);
+        self.wake.notify_one();
+    }
+
+    /// Messages queued and not yet taken, passed-over ones included.
+    pub(crate) fn mailbox_len(&self) -> usize {
+        self.queue()
+            .items
+            .len()
+            .saturating_add(self.saved_len.load(Ordering::Relaxed))
     }
 
     /// True until the process exits.

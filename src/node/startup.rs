@@ -39,7 +39,9 @@ pub struct NodeBuilder {
     max_connections: usize,
     max_pending_handshakes: usize,
     max_send_queue: usize,
+    max_mailbox_len: usize,
     tls: Option<TlsConfig>,
+    hosts: std::collections::HashMap<String, IpAddr>,
 }
 
 impl Node {
@@ -66,7 +68,9 @@ impl Node {
             max_connections: super::DEFAULT_MAX_CONNECTIONS,
             max_pending_handshakes: super::DEFAULT_MAX_PENDING_HANDSHAKES,
             max_send_queue: super::DEFAULT_MAX_SEND_QUEUE,
+            max_mailbox_len: super::DEFAULT_MAX_MAILBOX_LEN,
             tls: None,
+            hosts: Default::default(),
         }
     }
 }
@@ -140,6 +144,14 @@ impl NodeBuilder {
         self
     }
 
+    /// Gives `host` a fixed address, like an OTP inetrc `{host, IP, [Host]}`
+    /// entry: peers named `alive@host` are looked up in EPMD and dialled at
+    /// `ip` without a name lookup. TLS still verifies the name `host`.
+    pub fn host_address(mut self, host: &str, ip: IpAddr) -> Self {
+        self.hosts.insert(host.to_string(), ip);
+        self
+    }
+
     /// Address to listen on for peers. Default: all addresses, IPv6 and
     /// IPv4 (`[::]` dual-stack, or `0.0.0.0` where IPv6 is off).
     pub fn listen_ip(mut self, ip: IpAddr) -> Self {
@@ -194,6 +206,16 @@ impl NodeBuilder {
     /// monitors across it fire with `noconnection`.
     pub fn max_send_queue(mut self, n: usize) -> Self {
         self.max_send_queue = n.max(1);
+        self
+    }
+
+    /// Most messages one local process may have queued and unread (default
+    /// [`super::DEFAULT_MAX_MAILBOX_LEN`]). A process whose mailbox grows past
+    /// it is ended with reason `{erlnode, mailbox_overflow}`: its queue is
+    /// freed, and its links and monitors (on peers too) fire with that
+    /// reason, so senders learn it. It cannot be trapped.
+    pub fn max_mailbox_len(mut self, n: usize) -> Self {
+        self.max_mailbox_len = n.max(1);
         self
     }
 
@@ -258,7 +280,9 @@ impl NodeBuilder {
             max_connections: self.max_connections,
             max_pending_handshakes: self.max_pending_handshakes,
             max_send_queue: self.max_send_queue,
+            max_mailbox_len: self.max_mailbox_len,
             tls: self.tls.clone(),
+            hosts: self.hosts.clone(),
         };
         let atom = Atom::new(name.as_str()).map_err(|e| NodeError::BadName(e.to_string()))?;
         let inner = Arc::new(NodeInner::new(
@@ -650,14 +674,22 @@ impl NodeInner {
             .check_dialable(self.cfg.long_names)
             .map_err(|e| DialError::Failed(e.to_string()))?;
         let host = peer_name.host();
+        let epmd_host = self
+            .cfg
+            .hosts
+            .get(host)
+            .map_or_else(|| host.to_string(), |ip| ip.to_string());
         let lookup = tokio::time::timeout(
             self.cfg.handshake_timeout,
-            crate::epmd::EpmdClient::new(self.cfg.epmd_port).port_please(host, peer_name.alive()),
+            crate::epmd::EpmdClient::new(self.cfg.epmd_port)
+                .port_please_at(&epmd_host, peer_name.alive()),
         )
         .await;
-        let port = match lookup {
-            Ok(Ok(Some(entry))) => entry.port,
-            Ok(Ok(None)) => {
+        // The node is dialled at the address its EPMD answered on, as OTP
+        // does: no second name lookup.
+        let (port, ip) = match lookup {
+            Ok(Ok((Some(entry), ip))) => (entry.port, ip),
+            Ok(Ok((None, _))) => {
                 return Err(DialError::Failed(format!(
                     "no node named {} is registered in EPMD on {host}",
                     peer_name.alive()
@@ -672,7 +704,7 @@ impl NodeInner {
         };
         let stream = match tokio::time::timeout(
             super::conn::CONNECT_TIMEOUT,
-            TcpStream::connect((host, port)),
+            TcpStream::connect((ip, port)),
         )
         .await
         {

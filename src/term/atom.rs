@@ -95,6 +95,39 @@ impl Atom {
         }
     }
 
+    /// An inline atom straight from wire bytes, when they are ASCII (so valid
+    /// UTF-8 and Latin-1 alike, and within the length limit) and short
+    /// enough to be inline; `None` otherwise. The decoder's fast path: no
+    /// UTF-8 validation, no character count.
+    #[inline]
+    pub(crate) fn from_short_ascii(bytes: &[u8]) -> Option<Atom> {
+        if bytes.len() > INLINE_ATOM_BYTES || !bytes.is_ascii() {
+            return None;
+        }
+        let mut buf = [0u8; INLINE_ATOM_BYTES];
+        buf.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        Some(Atom(Repr::Inline {
+            len: bytes.len() as u8,
+            buf,
+        }))
+    }
+
+    /// Appends `SMALL_ATOM_UTF8_EXT` for an inline atom and returns true;
+    /// false (nothing written) for a shared one. Copies the whole fixed-size
+    /// inline buffer and cuts it back, which compiles to a few moves instead
+    /// of a `memcpy` call per atom: the encoder's fast path.
+    #[inline]
+    pub(crate) fn write_small_utf8_ext(&self, tag: u8, out: &mut Vec<u8>) -> bool {
+        let Repr::Inline { len, buf } = &self.0 else {
+            return false;
+        };
+        let end = out.len() + 2 + usize::from(*len);
+        out.extend_from_slice(&[tag, *len]);
+        out.extend_from_slice(buf);
+        out.truncate(end);
+        true
+    }
+
     /// The atom's text.
     pub fn as_str(&self) -> &str {
         match &self.0 {

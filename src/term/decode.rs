@@ -92,10 +92,6 @@ pub(crate) const FLOAT_EXT_LEN: usize = 31;
 /// other nodes while keeping the lookup a few comparisons.
 const LONG_ATOM_CACHE: usize = 4;
 
-/// Maps up to this many entries are checked for duplicate keys pairwise;
-/// larger ones with a hash set. Pairwise is faster for records-as-maps sizes.
-const PAIRWISE_DUP_CHECK_MAX: usize = 16;
-
 /// Chunk by which the output of a compressed term grows while inflating, so
 /// that a lying size field never reserves more than the data really produces.
 const INFLATE_CHUNK: usize = 64 << 10;
@@ -606,21 +602,14 @@ impl<'a> Decoder<'a> {
                         }
                     }
                     Frame::Map {
-                        entries,
-                        want_value,
-                        left,
-                        ..
+                        entries, key, left, ..
                     } => {
-                        if !*want_value {
-                            // The value slot is filled in when it arrives.
-                            entries.push((value, Term::NIL));
-                            *want_value = true;
+                        let Some(k) = key.take() else {
+                            // A key: held until its value arrives.
+                            *key = Some(value);
                             continue 'next;
-                        }
-                        if let Some(e) = entries.last_mut() {
-                            e.1 = value;
-                        }
-                        *want_value = false;
+                        };
+                        entries.push((k, value));
                         *left -= 1;
                         if *left > 0 {
                             continue 'next;
@@ -644,10 +633,13 @@ impl<'a> Decoder<'a> {
                     Some(Frame::Map {
                         entries, offset, ..
                     }) => {
-                        if has_duplicate_key(&entries) {
+                        // Equal keys are neighbours in key order, which
+                        // the map computes anyway.
+                        let map = Map::from_received(entries);
+                        if map.has_duplicate_keys() {
                             return Err(DecodeError::DuplicateMapKey { offset });
                         }
-                        Term::Map(Map::from_received(entries))
+                        Term::Map(map)
                     }
                     Some(Frame::Fun { fun, .. }) => Term::Fun(fun),
                     Some(Frame::List { items, .. }) => Term::List(items),
@@ -775,7 +767,7 @@ impl<'a> Decoder<'a> {
                 run.open(self, "map", 2 * u64::from(n), offset)?;
                 run.stack.push(Frame::Map {
                     entries: Vec::with_capacity(n as usize),
-                    want_value: false,
+                    key: None,
                     left: n as usize,
                     offset,
                 });
@@ -1002,6 +994,9 @@ impl<'a> Decoder<'a> {
             }
         };
         let text = self.take(len)?;
+        if let Some(a) = Atom::from_short_ascii(text) {
+            return Ok(a);
+        }
         if latin1 && !text.is_ascii() {
             if len > MAX_ATOM_CHARS {
                 return Err(DecodeError::AtomTooLong { chars: len });
@@ -1166,9 +1161,10 @@ enum Frame {
         in_tail: bool,
     },
     Map {
-        /// Complete entries, then possibly one whose value is pending.
+        /// Complete entries.
         entries: Vec<(Term, Term)>,
-        want_value: bool,
+        /// The key of the entry whose value is being decoded.
+        key: Option<Term>,
         left: usize,
         offset: usize,
     },
@@ -1216,23 +1212,6 @@ fn parse_float_ext(s: &[u8]) -> Option<f64> {
     }
     let f: f64 = text.parse().ok()?;
     f.is_finite().then_some(f)
-}
-
-/// True if two entries have equal keys (exact equality, as map keys in
-/// Erlang).
-fn has_duplicate_key(entries: &[(Term, Term)]) -> bool {
-    if entries.len() <= PAIRWISE_DUP_CHECK_MAX {
-        let mut rest = entries;
-        while let Some(((k, _), tail)) = rest.split_first() {
-            if tail.iter().any(|(k2, _)| k == k2) {
-                return true;
-            }
-            rest = tail;
-        }
-        return false;
-    }
-    let mut seen = std::collections::HashSet::with_capacity(entries.len());
-    !entries.iter().all(|(k, _)| seen.insert(k))
 }
 
 impl Term {

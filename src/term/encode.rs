@@ -245,17 +245,28 @@ impl Encoder<'_, '_> {
                     return Ok(());
                 };
                 match top {
-                    Work::Seq(it) => match it.next() {
-                        Some(t) => {
-                            if it.len() == 0 {
+                    Work::Seq(it) => {
+                        // Plain leaves are written right here, without a trip
+                        // through the work stack; the first other term (or the
+                        // end) goes the general way.
+                        let next = loop {
+                            match it.next() {
+                                Some(t) if self.plain_leaf(t) => {}
+                                other => break other,
+                            }
+                        };
+                        match next {
+                            Some(t) => {
+                                if it.len() == 0 {
+                                    stack.pop();
+                                }
+                                break t;
+                            }
+                            None => {
                                 stack.pop();
                             }
-                            break t;
                         }
-                        None => {
-                            stack.pop();
-                        }
-                    },
+                    }
                     Work::Pairs(it, val) => {
                         if let Some(v) = val.take() {
                             break v;
@@ -487,6 +498,18 @@ impl Encoder<'_, '_> {
         Ok(())
     }
 
+    /// Writes `t` if it is an integer or an atom (most elements of tuples
+    /// and lists) and says whether it did.
+    #[inline]
+    fn plain_leaf(&mut self, t: &Term) -> bool {
+        match t {
+            Term::Int(i) => self.int(*i),
+            Term::Atom(a) => self.atom(a),
+            _ => return false,
+        }
+        true
+    }
+
     #[inline]
     fn len32(&mut self, n: usize, what: &'static str) -> Result<(), EncodeError> {
         let n32 = u32::try_from(n).map_err(|_| EncodeError::TooLarge { what, len: n })?;
@@ -494,11 +517,20 @@ impl Encoder<'_, '_> {
         Ok(())
     }
 
-    #[inline]
+    #[inline(always)]
     fn int(&mut self, i: i64) {
         if (0..=255).contains(&i) {
             self.out.extend_from_slice(&[SMALL_INTEGER_EXT, i as u8]);
-        } else if let Ok(i) = i32::try_from(i) {
+        } else {
+            self.wide_int(i);
+        }
+    }
+
+    /// `int` for values outside 0..=255, kept out of line so that the
+    /// common case inlines small.
+    #[inline(never)]
+    fn wide_int(&mut self, i: i64) {
+        if let Ok(i) = i32::try_from(i) {
             self.out.push(INTEGER_EXT);
             self.out.extend_from_slice(&i.to_be_bytes());
         } else {
@@ -550,6 +582,9 @@ impl Encoder<'_, '_> {
                 self.out.extend_from_slice(&[ATOM_CACHE_REF, i]);
                 return;
             }
+        }
+        if self.minor_version >= 2 && a.write_small_utf8_ext(SMALL_ATOM_UTF8_EXT, self.out) {
+            return;
         }
         let b = a.as_bytes();
         if self.minor_version < 2 && latin1_len(a.as_str()).is_some() {

@@ -180,13 +180,6 @@ impl Map {
         &self.entries
     }
 
-    /// The entries, mutably, for taking a map apart (the iterative drop):
-    /// the key order is forgotten.
-    pub(crate) fn entries_mut(&mut self) -> impl Iterator<Item = (&mut Term, &mut Term)> {
-        self.sorted = Box::default();
-        self.entries.iter_mut().map(|(k, v)| (k, v))
-    }
-
     /// Takes the entries out, in stored order.
     pub fn into_entries(mut self) -> Vec<(Term, Term)> {
         std::mem::take(&mut self.entries)
@@ -359,6 +352,20 @@ fn key_order_of(entries: &[(Term, Term)]) -> Box<[u32]> {
         .all(|w| key_cmp(&w[0].0, &w[1].0) != Ordering::Greater)
     {
         return Box::default();
+    }
+    // Integer keys, as large maps from the BEAM often have (in hash order):
+    // sort the values themselves, which is key order for integers.
+    let ints: Option<Vec<(i64, u32)>> = entries
+        .iter()
+        .zip(0u32..)
+        .map(|((k, _), i)| match k {
+            Term::Int(x) => Some((*x, i)),
+            _ => None,
+        })
+        .collect();
+    if let Some(mut ints) = ints {
+        ints.sort_unstable();
+        return ints.into_iter().map(|(_, i)| i).collect();
     }
     let mut perm: Vec<u32> = (0..entries.len() as u32).collect();
     perm.sort_by(|&a, &b| key_cmp(&entries[a as usize].0, &entries[b as usize].0));

@@ -851,8 +851,15 @@ fn run_cmp(a: &Term, b: &Term, mode: Mode) -> Ordering {
 }
 
 /// Map key order (the BEAM's exact term order, integers before floats).
+#[inline]
 pub(crate) fn key_cmp(a: &Term, b: &Term) -> Ordering {
-    run_cmp(a, b, Mode::Key)
+    // Fast paths for the keys maps nearly always have (the decoder orders
+    // and checks every received map's keys); both agree with `Mode::Key`.
+    match (a, b) {
+        (Term::Int(x), Term::Int(y)) => x.cmp(y),
+        (Term::Atom(x), Term::Atom(y)) => x.cmp(y),
+        _ => run_cmp(a, b, Mode::Key),
+    }
 }
 
 impl PartialOrd for Term {

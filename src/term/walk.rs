@@ -16,17 +16,22 @@ use super::{Fun, Term};
 
 impl Drop for Term {
     fn drop(&mut self) {
+        // Leaves and empty containers own no terms: nothing to unnest.
+        if !has_nested(self) {
+            return;
+        }
         let mut pending: Vec<Term> = Vec::new();
-        detach_nested(self, &mut pending);
+        drain(self, &mut pending);
         while let Some(mut t) = pending.pop() {
-            detach_nested(&mut t, &mut pending);
-            // `t` now holds no nested containers, so its own drop does not recurse.
+            drain(&mut t, &mut pending);
+            // `t` is now an empty container (or holds only leaves), so its
+            // own drop returns at once instead of scanning its children again.
         }
     }
 }
 
-/// True for a term that owns other terms that themselves own terms, i.e.
-/// whose drop glue could recurse more than one level.
+/// True for a term that owns other terms, i.e. whose drop glue could recurse.
+#[inline]
 fn has_nested(t: &Term) -> bool {
     match t {
         Term::Tuple(v) | Term::List(v) => !v.is_empty(),
@@ -35,27 +40,32 @@ fn has_nested(t: &Term) -> bool {
     }
 }
 
-/// Moves every child of `t` that itself has children onto `pending`, leaving
-/// `[]` in its place.
-fn detach_nested(t: &mut Term, pending: &mut Vec<Term>) {
-    let mut take = |c: &mut Term| {
-        if has_nested(c) {
-            pending.push(std::mem::take(c));
-        }
+/// Empties `t`: children that own terms move to `pending`, the others are
+/// dropped here (their drop does not recurse). Each child is visited once.
+fn drain(t: &mut Term, pending: &mut Vec<Term>) {
+    let mut keep = |c: Term| match c {
+        // Plain numbers own nothing: skipping their (empty) drop saves a call
+        // per element, and integers are most elements of strings and lists.
+        Term::Int(_) | Term::Float(_) => std::mem::forget(c),
+        _ if has_nested(&c) => pending.push(c),
+        _ => {}
     };
     match t {
-        Term::Tuple(v) | Term::List(v) => v.iter_mut().for_each(&mut take),
+        Term::Tuple(v) | Term::List(v) => std::mem::take(v).into_iter().for_each(&mut keep),
         Term::ImproperList(v, tail) => {
-            v.iter_mut().for_each(&mut take);
-            take(tail);
+            std::mem::take(v).into_iter().for_each(&mut keep);
+            keep(std::mem::take(&mut **tail));
         }
-        Term::Map(m) => m.entries_mut().for_each(|(k, v)| {
-            take(k);
-            take(v);
-        }),
+        Term::Map(m) => std::mem::take(m)
+            .into_entries()
+            .into_iter()
+            .for_each(|(k, v)| {
+                keep(k);
+                keep(v);
+            }),
         Term::Fun(f) => match &mut **f {
             Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
-                free_vars.iter_mut().for_each(&mut take)
+                std::mem::take(free_vars).into_iter().for_each(&mut keep)
             }
         },
         _ => {}

@@ -120,6 +120,21 @@ pub fn install_demo(node: &Node) -> anyhow::Result<()> {
             }
         }
     });
+    // Registered process `sink`, for scripts/bench.sh: counts every message;
+    // {Pid, count} gets Pid ! {count, N} (N excludes the count requests).
+    let mut sink = node.register_mailbox("sink")?;
+    tokio::spawn(async move {
+        let mut count: u64 = 0;
+        while let Ok(msg) = sink.recv().await {
+            match msg.as_tuple() {
+                Some([Term::Pid(from), q]) if q.is_atom("count") => {
+                    let reply = Term::tuple(vec![Term::atom("count"), Term::from(count)]);
+                    sink.send(from, reply);
+                }
+                _ => count += 1,
+            }
+        }
+    });
     node.register_fn("erlnode", "echo", 1, |c| async move {
         Ok(c.args.into_iter().next().unwrap_or_default())
     });

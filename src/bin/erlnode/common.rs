@@ -76,6 +76,20 @@ pub async fn client_node(peer: &str, opts: &ClientOpts) -> anyhow::Result<Node> 
         format!("{alive}@127.0.0.1")
     };
     let mut b = Node::builder(&name).long_names(long).publish(false);
+    // Look the peer's host up here, once and in line, as erl_call does: the
+    // node would otherwise hand the lookup to a helper thread, which costs a
+    // one-shot command more than the lookup itself.
+    if !host.is_empty() && host.parse::<std::net::IpAddr>().is_err() {
+        use std::net::ToSocketAddrs;
+        // IPv4 first, as erl's default `inet` distribution.
+        let addrs: Vec<std::net::SocketAddr> = (host, 0)
+            .to_socket_addrs()
+            .map(|a| a.collect())
+            .unwrap_or_default();
+        if let Some(addr) = addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()) {
+            b = b.host_address(host, addr.ip());
+        }
+    }
     if let Some(c) = &opts.cookie {
         b = b.cookie(c);
     }

@@ -42,7 +42,11 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let long_running = matches!(cli.command, Command::Serve(_) | Command::Epmd(_));
-    init_tracing(if long_running { "info" } else { "warn" });
+    init_tracing(if long_running {
+        tracing::Level::INFO
+    } else {
+        tracing::Level::WARN
+    });
     // Long-running commands get all cores; one-shot clients start faster on one thread.
     let rt = if long_running {
         tokio::runtime::Builder::new_multi_thread()
@@ -70,6 +74,12 @@ fn main() -> ExitCode {
             Command::Epmd(a) => cmd_epmd::run(a).await,
         }
     });
+    if !long_running {
+        // A one-shot command is done: its sockets close with the process.
+        // Waiting for the runtime's idle threads (the name-lookup thread)
+        // to wind down would only add to its run time.
+        rt.shutdown_background();
+    }
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -81,13 +91,16 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr; `RUST_LOG` filters them (default `info` for `serve`
 /// and `epmd`, `warn` for the one-shot commands).
-fn init_tracing(default: &str) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+fn init_tracing(default: tracing::Level) {
     use std::io::IsTerminal;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::EnvFilter;
+    let fmt = tracing_subscriber::fmt()
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match EnvFilter::try_from_default_env() {
+        Ok(filter) => fmt.with_env_filter(filter).init(),
+        // Without RUST_LOG a plain level filter will do, and it is cheaper
+        // to set up than an EnvFilter: one-shot commands start faster.
+        Err(_) => fmt.with_max_level(default).init(),
+    }
 }
