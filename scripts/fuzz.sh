@@ -16,9 +16,9 @@ cd "$(dirname "$0")/../fuzz"
 secs="${1:-600}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(decode dist_frame handshake_acceptor handshake_initiator epmd_server)
+[ ${#targets[@]} -gt 0 ] || targets=(decode dist_frame handshake_acceptor handshake_initiator epmd_server dist_header)
 declare -A max_len=([decode]=8192 [dist_frame]=8192 [handshake_acceptor]=1024
-                    [handshake_initiator]=1024 [epmd_server]=2048)
+                    [handshake_initiator]=1024 [epmd_server]=2048 [dist_header]=8192)
 cargo +nightly fuzz build -O -a -s none
 run() {
     local t=$1

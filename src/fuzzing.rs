@@ -545,11 +545,96 @@ fn same_signal(a: &Signal, b: &Signal, flags: DistFlags) -> bool {
 /// A fuzz entry point.
 pub type Target = fn(&[u8]);
 
+/// Reassembly limit of the [`dist_header`] receiver: 1 MiB, so a fragmented
+/// message announced larger is refused quickly (a node's default is 1 GiB).
+const FUZZ_MAX_REASSEMBLY: usize = 1 << 20;
+
+/// `dist_header` target: the bytes as the packet stream of a connection
+/// with DIST_HDR_ATOM_CACHE and FRAGMENTS (`Len:u32` frames), through a
+/// [`crate::dist::header::DistReceiver`] and `decode_dist_body`, as the
+/// connection task does. Every signal that decodes is sent again through a
+/// `DistWriter` (atom cache, fragments) to a fresh receiver and must arrive
+/// unchanged.
+pub fn dist_header(data: &[u8]) {
+    use crate::dist::header::DistReceiver;
+    use crate::dist::writer::DistWriter;
+    use crate::term::VERSION_MAGIC;
+    use std::sync::Arc;
+    let lim = limits();
+    let mut rx = DistReceiver::new(FUZZ_MAX_REASSEMBLY, Arc::default());
+    let mut got = Vec::new();
+    let mut buf = BytesMut::from(data);
+    while let Ok(Some(f)) = frame::next_frame(&mut buf, 1 << 16) {
+        let Frame::Data(body) = f else { continue };
+        if body.first() != Some(&VERSION_MAGIC) {
+            continue;
+        }
+        match rx.receive(&body) {
+            Ok(Some(m)) => {
+                if let Ok(sig) = control::decode_dist_body(&m.body, m.refs, &lim) {
+                    got.push(sig);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let _ = e.to_string();
+                break;
+            }
+        }
+    }
+    let _ = rx.sequences_in_flight();
+    if got.is_empty() {
+        return;
+    }
+    let flags = DistFlags::RECOMMENDED_HIDDEN.expand_mandatory_25()
+        | DistFlags::DIST_HDR_ATOM_CACHE
+        | DistFlags::FRAGMENTS;
+    let atom = match Atom::new("fuzz@host") {
+        Ok(a) => a,
+        Err(e) => panic!("fuzz atom rejected: {e}"),
+    };
+    let mut w = DistWriter::new(flags, atom, Arc::default());
+    let mut out = Vec::new();
+    for sig in &got {
+        w.push(sig.clone(), &mut out);
+    }
+    while w.next_fragment(&mut out) {}
+    let mut rx = DistReceiver::new(usize::MAX, Arc::default());
+    let mut back = Vec::new();
+    let mut buf = BytesMut::from(&out[..]);
+    loop {
+        match frame::next_frame(&mut buf, usize::MAX) {
+            Ok(Some(Frame::Data(body))) => match rx.receive(&body) {
+                Ok(Some(m)) => match control::decode_dist_body(&m.body, m.refs, &lim) {
+                    Ok(sig) => back.push(sig),
+                    Err(e) => panic!("re-sent signal does not decode: {e}"),
+                },
+                Ok(None) => {}
+                Err(e) => panic!("re-sent packet refused: {e}"),
+            },
+            Ok(Some(Frame::Tick)) => {}
+            Ok(None) => break,
+            Err(e) => panic!("re-sent frame refused: {e}"),
+        }
+    }
+    assert!(buf.is_empty(), "bytes left after the re-sent frames");
+    // Per-sender order is kept, but senders may interleave: compare as
+    // multisets by sender.
+    assert_eq!(back.len(), got.len(), "signals lost or added on re-send");
+    for sig in &got {
+        assert!(
+            back.iter().any(|b| same_signal(sig, b, flags)),
+            "re-sent signal changed: {sig:?}"
+        );
+    }
+}
+
 /// Every target, by its directory name under `fuzz/corpus/`.
-pub const TARGETS: [(&str, Target); 5] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("decode", decode),
     ("handshake_acceptor", handshake_acceptor),
     ("handshake_initiator", handshake_initiator),
     ("epmd_server", epmd_server),
     ("dist_frame", dist_frame),
+    ("dist_header", dist_header),
 ];

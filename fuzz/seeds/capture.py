@@ -11,7 +11,10 @@ Writes OUTDIR/<target>/<name> files:
   (send_name, challenge reply), 2-byte framed, behind an options byte;
 * handshake_initiator: the messages a real `erl` sends when we dial it
   (status, challenge, challenge ack), behind an options byte;
-* dist_frame: the pass-through frames a real `erl` sends once connected.
+* dist_frame: the pass-through frames a real `erl` sends once connected;
+* dist_header: the packet stream (`Len:u32` frames) a real `erl` sends once
+  connected with DIST_HDR_ATOM_CACHE and FRAGMENTS (atom cache headers),
+  and its small packets one by one.
 
 Everything started here is killed at the end; ports are private.
 """
@@ -161,8 +164,10 @@ def register(epmd_port, name, port):
     return s
 
 
-def capture_acceptor(epmd_port):
-    """We accept; a real erl dials us. Returns (its messages, frames)."""
+def capture_acceptor(epmd_port, header=False):
+    """We accept; a real erl dials us. Returns (its messages, frames). With
+    `header`, we offer DIST_HDR_ATOM_CACHE and FRAGMENTS and it sends a
+    message big enough to be fragmented."""
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(1)
@@ -177,7 +182,10 @@ def capture_acceptor(epmd_port):
         "spawn('%(t)s', lists, seq, [1, 3]), "
         "rpc:cast('%(t)s', erlang, node, []), "
         "{seedname, '%(t)s'} ! term_to_binary(lists:seq(1, 100), [compressed]), "
-        "timer:sleep(500), halt()." % {"t": target})
+        "%(big)s"
+        "timer:sleep(500), halt()." % {
+            "t": target,
+            "big": "{seedname, '%s'} ! {big, lists:seq(1, 20000)}, " % target if header else ""})
     node = erl(epmd_port, ["-sname", "seedini"], expr)
     msgs, frames = [], []
     try:
@@ -186,7 +194,8 @@ def capture_acceptor(epmd_port):
         name = recv2(c)
         msgs.append(name)
         (flags,) = struct.unpack(">Q", name[1:9])
-        flags &= ~(0x2000 | 0x800000)  # no atom cache header, no fragments
+        if not header:
+            flags &= ~(0x2000 | 0x800000)  # no atom cache header, no fragments
         send2(c, b"sok")
         ours = random.getrandbits(32)
         n = target.encode()
@@ -201,7 +210,7 @@ def capture_acceptor(epmd_port):
                 body = recv_exact(c, n)
             except (EOFError, socket.timeout, ConnectionError):
                 break
-            if body:
+            if body or header:
                 frames.append(body)
         c.close()
     finally:
@@ -267,6 +276,12 @@ def main():
             save("handshake_acceptor", "real_opts%d" % opts, bytes([opts]) + stream)
         for i, f in enumerate(frames):
             save("dist_frame", "real_%d" % i, f)
+        _, frames = capture_acceptor(port, header=True)
+        stream = b"".join(struct.pack(">I", len(f)) + f for f in frames)
+        save("dist_header", "real_stream", stream)
+        for i, f in enumerate(frames):
+            if len(f) < 4096:
+                save("dist_header", "real_%d" % i, struct.pack(">I", len(f)) + f)
         for dynamic in (False, True):
             try:
                 msgs = capture_initiator(port, dynamic)
