@@ -1,4 +1,13 @@
 //! Erlang maps.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 //!
 //! A [`Map`] keeps its entries in a vector, plus the permutation that lists
 //! them in map key order (Erlang's term order with every integer before
@@ -90,11 +99,17 @@ impl Map {
     }
 
     /// The value for `key` (keys compare with `=:=`).
+    // AUDIT: indexes only with positions this map computed from its own entries
+    // (positions, ranks, permutations of 0..len), never with wire data.
+    #[allow(clippy::indexing_slicing)]
     pub fn get(&self, key: &Term) -> Option<&Term> {
         self.position(key).map(|i| &self.entries[i].1)
     }
 
     /// The value for `key`, mutably. Changing a value keeps the map's order.
+    // AUDIT: indexes only with positions this map computed from its own entries
+    // (positions, ranks, permutations of 0..len), never with wire data.
+    #[allow(clippy::indexing_slicing)]
     pub fn get_mut(&mut self, key: &Term) -> Option<&mut Term> {
         let i = self.position(key)?;
         Some(&mut self.entries[i].1)
@@ -107,6 +122,9 @@ impl Map {
 
     /// Inserts or replaces; returns the old value. As in Erlang, a key equal
     /// (`=:=`) to an existing one replaces that entry's value.
+    // AUDIT: indexes only with positions this map computed from its own entries
+    // (positions, ranks, permutations of 0..len), never with wire data.
+    #[allow(clippy::indexing_slicing)]
     pub fn insert(&mut self, key: Term, value: Term) -> Option<Term> {
         self.received_order = false;
         let rank = match self.rank(&key) {
@@ -260,6 +278,9 @@ impl Map {
     }
 
     /// `Ok(rank)` of `key` in key order, or `Err(rank)` where it would go.
+    // AUDIT: indexes only with positions this map computed from its own entries
+    // (positions, ranks, permutations of 0..len), never with wire data.
+    #[allow(clippy::indexing_slicing)]
     fn rank(&self, key: &Term) -> Result<usize, usize> {
         let (mut lo, mut hi) = (0, self.entries.len());
         while lo < hi {
@@ -293,6 +314,9 @@ impl Map {
 
     /// Builds a map from entries that may repeat keys: each key keeps its
     /// first position and takes its last value (as `maps:from_list/1`).
+    // AUDIT: indexes only with positions this map computed from its own entries
+    // (positions, ranks, permutations of 0..len), never with wire data.
+    #[allow(clippy::indexing_slicing)]
     fn from_entries(mut items: Vec<(Term, Term)>) -> Map {
         let mut idx: Vec<u32> = (0..items.len() as u32).collect();
         idx.sort_by(|&a, &b| key_cmp(&items[a as usize].0, &items[b as usize].0).then(a.cmp(&b)));
@@ -346,6 +370,9 @@ fn is_identity(perm: &[u32]) -> bool {
 }
 
 /// Entry positions in key order; empty if the entries already are sorted.
+// AUDIT: indexes only with positions computed from `entries` itself
+// (permutations of 0..len, windows of 2), never with wire data.
+#[allow(clippy::indexing_slicing)]
 fn key_order_of(entries: &[(Term, Term)]) -> Box<[u32]> {
     if entries
         .windows(2)
@@ -416,6 +443,9 @@ impl<'a> Order<'a> {
     }
 
     /// The `i`-th entry in this order (from the start, ignoring iteration).
+    // AUDIT: indexes only with positions this map computed from its own entries
+    // (positions, ranks, permutations of 0..len), never with wire data.
+    #[allow(clippy::indexing_slicing)]
     pub(crate) fn entry(&self, i: usize) -> &'a (Term, Term) {
         let i = if self.reversed {
             self.entries.len() - 1 - i
