@@ -1,4 +1,13 @@
 //! Magic cookies, by OTP's rules (`lib/kernel/src/auth.erl`, PROTOCOL.md §7 item 17).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 //!
 //! * An explicit cookie (`--cookie`, like `-setcookie`) wins.
 //! * Otherwise `$HOME/.erlang.cookie`, then `$XDG_CONFIG_HOME/erlang/.erlang.cookie`

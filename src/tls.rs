@@ -1,4 +1,13 @@
 //! TLS distribution, interoperating with `erl -proto_dist inet_tls`, on rustls.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )
+)]
 //!
 //! What OTP does (PROTOCOL.md §6h, `inet_tls_dist`), and what we do:
 //!
