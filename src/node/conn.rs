@@ -491,6 +491,9 @@ impl ConnIo<'_> {
                         tracing::warn!(node = %self.conn.peer, "** Node {} not responding ** ** Removing (timedout connection) **", self.conn.peer);
                         return DownReason::NetTickTimeout;
                     }
+                    if let Some(r) = self.receiver.as_mut() {
+                        r.trim();
+                    }
                     if !wrote_this_period && self.wbuf.is_empty() {
                         self.wbuf.extend_from_slice(&TICK);
                     }
