@@ -229,6 +229,17 @@ fn erl_and_erlnode_ping_each_other_over_tls_and_plain_tcp_is_refused() {
         )),
         "42"
     );
+    // A big binary both ways: fragments, and on erlnode's side pieces
+    // shared with the term, written through the TLS stream.
+    assert_eq!(
+        erl.eval_ok(&format!(
+            "B = << <<(X rem 251)>> || X <- lists:seq(1, 3000000) >>, \
+             {{echo, '{}'}} ! {{self(), {{big, B}}}}, \
+             receive {{big, B2}} -> B2 =:= B after 30000 -> timeout end",
+            s.node
+        )),
+        "true"
+    );
 
     // erlnode's client command → erl.
     let (code, out, err) = cli(&["ping", &erl.node], &rs, &cookie, epmd.port);

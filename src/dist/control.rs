@@ -609,6 +609,8 @@ struct Out<'o, 'c> {
     header: bool,
     /// Offset where the payload term starts, once written.
     payload_at: Option<usize>,
+    /// Big binaries left out of `buf` (see [`Term::encode_body_spliced`]).
+    splices: Option<&'o mut Vec<(usize, Bytes)>>,
 }
 
 impl Out<'_, '_> {
@@ -618,7 +620,13 @@ impl Out<'_, '_> {
             Some(c) => Some(&mut **c),
             None => None,
         };
-        t.encode_body_into(self.buf, cache)
+        // Only the payload's binaries are spliced: the control term stays
+        // whole in `buf`, so its length is an offset there.
+        let splices = match self.payload_at {
+            Some(_) => self.splices.as_deref_mut(),
+            None => None,
+        };
+        t.encode_body_spliced(self.buf, cache, splices)
     }
 
     fn put_pid(&mut self, p: &Pid) -> Result<(), EncodeError> {
@@ -663,6 +671,7 @@ pub fn encode_frame(sig: &Signal, flags: DistFlags, out: &mut Vec<u8>) -> Result
         cache: None,
         header: false,
         payload_at: None,
+        splices: None,
     };
     if let Err(e) = encode_body(sig, flags, &mut o) {
         out.truncate(start);
@@ -692,17 +701,36 @@ pub fn encode_dist_body(
     out: &mut Vec<u8>,
     cache: Option<&mut dyn AtomCacheWriter>,
 ) -> Result<usize, EncodeError> {
+    encode_dist_body_spliced(sig, flags, out, cache, None)
+}
+
+/// Like [`encode_dist_body`], but big binaries are left out of `out` and
+/// listed in `splices` with their offsets (see [`Term::encode_body_spliced`]);
+/// only the payload's binaries are spliced, so the returned control length
+/// is the same in `out` and in the whole encoding.
+pub fn encode_dist_body_spliced(
+    sig: &Signal,
+    flags: DistFlags,
+    out: &mut Vec<u8>,
+    cache: Option<&mut dyn AtomCacheWriter>,
+    mut splices: Option<&mut Vec<(usize, Bytes)>>,
+) -> Result<usize, EncodeError> {
     let start = out.len();
+    let nsplices = splices.as_ref().map_or(0, |s| s.len());
     let mut o = Out {
         buf: out,
         cache,
         header: true,
         payload_at: None,
+        splices: splices.as_deref_mut(),
     };
     let r = encode_body(sig, flags, &mut o);
     let payload_at = o.payload_at;
     if let Err(e) = r {
         out.truncate(start);
+        if let Some(s) = splices {
+            s.truncate(nsplices);
+        }
         return Err(e);
     }
     Ok(payload_at.unwrap_or(out.len()) - start)

@@ -13,7 +13,7 @@
 //! most [`MAX_FRAGMENTED_SEQUENCES`] messages and `max_len` bytes in total.
 
 use crate::term::{Atom, AtomCacheWriter};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -289,7 +289,7 @@ struct Partial {
     refs: Vec<Atom>,
     /// Message bytes so far; each fragment is appended as it arrives, so its
     /// packet buffer is freed at once.
-    buf: Vec<u8>,
+    buf: BytesMut,
     /// Bytes counted against `max_len` for this message: the size the first
     /// fragment announced (reserved up front), or more if more came.
     charged: usize,
@@ -307,6 +307,12 @@ pub struct DistReceiver {
     held: usize,
     max_len: usize,
     counters: Arc<DistCounters>,
+    /// What is left of the last reassembly buffer: once the message it held
+    /// is dropped, the next big message reuses the memory (already mapped,
+    /// so no page faults) instead of allocating anew.
+    spare: BytesMut,
+    /// Whether `spare` was used since the last [`DistReceiver::trim`].
+    spare_used: bool,
 }
 
 /// A complete message: the control term and optional payload (no version
@@ -330,7 +336,18 @@ impl DistReceiver {
             held: 0,
             max_len,
             counters,
+            spare: BytesMut::new(),
+            spare_used: false,
         }
+    }
+
+    /// Releases the kept reassembly buffer if no fragmented message came
+    /// since the last call (the connection calls this every tick period).
+    pub fn trim(&mut self) {
+        if !self.spare_used {
+            self.spare = BytesMut::new();
+        }
+        self.spare_used = false;
     }
 
     /// Fragmented messages in progress.
@@ -393,13 +410,21 @@ impl DistReceiver {
                     .saturating_mul(frag);
                 let announced = usize::try_from(announced).unwrap_or(usize::MAX);
                 self.hold(announced)?;
-                let mut buf = Vec::new();
-                if buf.try_reserve_exact(announced).is_err() {
-                    self.held -= announced;
-                    return Err(HeaderError::TooLarge {
-                        size: announced,
-                        limit: self.max_len,
-                    });
+                let mut buf = std::mem::take(&mut self.spare);
+                self.spare_used = true;
+                buf.clear();
+                if !buf.try_reclaim(announced) {
+                    let mut v = Vec::new();
+                    if v.try_reserve_exact(announced).is_err() {
+                        self.held -= announced;
+                        return Err(HeaderError::TooLarge {
+                            size: announced,
+                            limit: self.max_len,
+                        });
+                    }
+                    // An empty vector with capacity: becomes a BytesMut of
+                    // that capacity, without a copy.
+                    buf = BytesMut::from(Bytes::from(v));
                 }
                 buf.extend_from_slice(&body);
                 self.partial.insert(
@@ -448,11 +473,13 @@ impl DistReceiver {
                     return Err(HeaderError::UnknownSequence { seq });
                 };
                 self.held -= p.charged;
-                p.buf.shrink_to_fit();
+                let body = p.buf.split().freeze();
+                // The rest (empty) keeps a handle on the memory for reuse.
+                self.spare = p.buf;
                 self.refs = p.refs;
                 self.counters.fragmented_received.fetch_add(1, Relaxed);
                 Ok(Some(Message {
-                    body: Bytes::from(p.buf),
+                    body,
                     refs: &self.refs,
                 }))
             }
@@ -764,6 +791,37 @@ mod tests {
         let s = counters.snapshot();
         assert_eq!((s.fragments_received, s.fragmented_received), (6, 3));
         assert_eq!(s.atom_refs_received_new, 1);
+    }
+
+    #[test]
+    fn reassembly_buffer_is_reused_once_the_message_is_dropped() {
+        let mut r = DistReceiver::new(1 << 20, Arc::default());
+        let piece = vec![7u8; 1000];
+        let mut first = vec![0u8];
+        first.extend_from_slice(&piece);
+        let message = |r: &mut DistReceiver, seq: u64| -> Bytes {
+            assert!(r.receive(&frag(69, seq, 3, &first)).unwrap().is_none());
+            assert!(r.receive(&frag(70, seq, 2, &piece)).unwrap().is_none());
+            let m = r.receive(&frag(70, seq, 1, &piece)).unwrap().unwrap();
+            assert_eq!(&m.body[..], &[7u8; 3000][..]);
+            m.body
+        };
+        let a = message(&mut r, 1);
+        let at = a.as_ptr();
+        // Still referenced: the next message gets new memory.
+        let b = message(&mut r, 2);
+        assert_ne!(b.as_ptr(), at);
+        drop(a);
+        let bt = b.as_ptr();
+        drop(b);
+        // Both dropped: the last buffer is reused.
+        let c = message(&mut r, 3);
+        assert_eq!(c.as_ptr(), bt);
+        drop(c);
+        // A tick period without fragments releases it.
+        r.trim();
+        r.trim();
+        assert_eq!(r.spare.capacity(), 0);
     }
 
     #[test]

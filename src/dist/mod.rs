@@ -14,6 +14,7 @@
 pub mod control;
 pub mod frame;
 pub mod header;
+pub mod outbuf;
 pub mod writer;
 
 pub use control::{ControlError, ProcRef, Signal};

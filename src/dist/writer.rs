@@ -12,6 +12,11 @@
 //! them. Signals from the sender of a message still in fragments wait behind
 //! it, which keeps the order between each pair of processes.
 //!
+//! The binaries of a message ([`SPLICE_MIN_BYTES`] and up) are not copied:
+//! the encoding is a list of pieces (the encoder's bytes and the binaries
+//! themselves), fragments are cut across them, and the pieces go to the
+//! [`OutBuf`] by reference.
+//!
 //! This module is sans-IO: it appends length-prefixed packets to a buffer.
 
 use crate::dist::control::{self, Signal};
@@ -19,8 +24,11 @@ use crate::dist::header::{
     DIST_FRAG_CONT, DIST_FRAG_HEADER, DIST_HEADER, DistCounters, FRAGMENT_SIZE, SendAtomCache,
     VERSION_MAGIC,
 };
+use crate::dist::outbuf::{OutBuf, Segments};
 use crate::handshake::DistFlags;
-use crate::term::{Atom, AtomCacheWriter, Pid, Term};
+#[cfg(doc)]
+use crate::term::SPLICE_MIN_BYTES;
+use crate::term::{Atom, AtomCacheWriter, Pid};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -33,7 +41,7 @@ struct Outgoing {
     /// Id of the next fragment (counts down to 1).
     next_id: u64,
     /// Payload bytes not sent yet.
-    data: Bytes,
+    data: Segments,
     /// Signals from the same sender, queued after this message.
     held: VecDeque<Signal>,
 }
@@ -47,6 +55,12 @@ pub struct DistWriter {
     cache: Option<SendAtomCache>,
     /// Reused buffer for the control and payload of header-mode messages.
     scratch: Vec<u8>,
+    /// Big binaries left out of `scratch`: offset and the binary.
+    splices: Vec<(usize, Bytes)>,
+    /// Reused buffer for packet headers.
+    hdr: Vec<u8>,
+    /// Reused buffer for pass-through packets.
+    plain: Vec<u8>,
     next_seq: u64,
     inflight: VecDeque<Outgoing>,
     /// Signals encoded (or dropped) since the last [`DistWriter::take_encoded`].
@@ -63,40 +77,6 @@ const SCRATCH_KEEP_BYTES: usize = 4 * FRAGMENT_SIZE;
 /// 131, kind, sequence id, fragment id.
 const FRAG_HEADER_BYTES: usize = 2 + 8 + 8;
 
-/// How deep [`binary_bytes`] looks for binaries: a message is usually a
-/// tuple such as `{Tag, From, Data}`, so a few levels find the big part.
-const BINARY_SCAN_DEPTH: usize = 3;
-
-/// Elements of each tuple or list [`binary_bytes`] looks at.
-const BINARY_SCAN_WIDTH: usize = 64;
-
-/// The payload term of a signal that has one.
-fn payload_of(sig: &Signal) -> Option<&Term> {
-    match sig {
-        Signal::Send { msg, .. } | Signal::RegSend { msg, .. } | Signal::AliasSend { msg, .. } => {
-            Some(msg)
-        }
-        Signal::Exit { reason, .. }
-        | Signal::Exit2 { reason, .. }
-        | Signal::MonitorExit { reason, .. } => Some(reason),
-        _ => None,
-    }
-}
-
-/// Bytes of the binaries near the top of `t`: a cheap lower bound of its
-/// encoded size, used to size the encode buffer once.
-fn binary_bytes(t: &Term, depth: usize) -> usize {
-    match t {
-        Term::Binary(b) => b.len(),
-        Term::Tuple(v) | Term::List(v) if depth > 0 => v
-            .iter()
-            .take(BINARY_SCAN_WIDTH)
-            .map(|e| binary_bytes(e, depth - 1))
-            .fold(0usize, usize::saturating_add),
-        _ => 0,
-    }
-}
-
 impl DistWriter {
     /// A writer for a connection with the negotiated `flags`, counting into
     /// `counters`; `peer` names the connection in log lines.
@@ -109,6 +89,9 @@ impl DistWriter {
             fragments,
             cache: cache.then(SendAtomCache::default),
             scratch: Vec::new(),
+            splices: Vec::new(),
+            hdr: Vec::new(),
+            plain: Vec::new(),
             next_seq: 1,
             inflight: VecDeque::new(),
             encoded: 0,
@@ -120,7 +103,7 @@ impl DistWriter {
     /// Appends the packets for `sig` to `out`, or holds it behind a message
     /// of the same sender that is still in fragments. A signal that cannot be
     /// encoded is dropped with a log line.
-    pub fn push(&mut self, sig: Signal, out: &mut Vec<u8>) {
+    pub fn push(&mut self, sig: Signal, out: &mut OutBuf) {
         let key = sig.sender().cloned();
         if let Some(o) = self.inflight.iter_mut().find(|o| o.key == key) {
             o.held.push_back(sig);
@@ -145,18 +128,24 @@ impl DistWriter {
     /// Appends the next fragment of the message whose turn it is (they take
     /// turns); after a message's last fragment, the signals held behind it
     /// are encoded. False when no message is in fragments.
-    pub fn next_fragment(&mut self, out: &mut Vec<u8>) -> bool {
+    pub fn next_fragment(&mut self, out: &mut OutBuf) -> bool {
         let Some(mut o) = self.inflight.pop_front() else {
             return false;
         };
         let n = o.data.len().min(FRAGMENT_SIZE);
-        let chunk = o.data.split_to(n);
+        let mut head = [0u8; 4 + FRAG_HEADER_BYTES];
         // FRAGMENT_SIZE + 18 fits in u32.
-        out.extend_from_slice(&((FRAG_HEADER_BYTES + n) as u32).to_be_bytes());
-        out.extend_from_slice(&[VERSION_MAGIC, DIST_FRAG_CONT]);
-        out.extend_from_slice(&o.seq.to_be_bytes());
-        out.extend_from_slice(&o.next_id.to_be_bytes());
-        out.extend_from_slice(&chunk);
+        let fields = ((FRAG_HEADER_BYTES + n) as u32)
+            .to_be_bytes()
+            .into_iter()
+            .chain([VERSION_MAGIC, DIST_FRAG_CONT])
+            .chain(o.seq.to_be_bytes())
+            .chain(o.next_id.to_be_bytes());
+        for (d, b) in head.iter_mut().zip(fields) {
+            *d = b;
+        }
+        out.extend_from_slice(&head);
+        o.data.take_into(n, out);
         self.counters.sent_fragment(false);
         o.next_id = o.next_id.saturating_sub(1);
         if o.next_id == 0 || o.data.is_empty() {
@@ -182,25 +171,33 @@ impl DistWriter {
         &mut self,
         sig: Signal,
         key: Option<Pid>,
-        out: &mut Vec<u8>,
+        out: &mut OutBuf,
     ) -> Result<(), crate::term::EncodeError> {
         if !self.header {
-            return control::encode_frame(&sig, self.flags, out);
+            self.plain.clear();
+            let r = control::encode_frame(&sig, self.flags, &mut self.plain);
+            out.extend_from_slice(&self.plain);
+            if self.plain.capacity() > SCRATCH_KEEP_BYTES {
+                self.plain = Vec::new();
+            }
+            return r;
         }
         if self.scratch.capacity() > SCRATCH_KEEP_BYTES {
             self.scratch = Vec::new();
         }
         self.scratch.clear();
-        if let Some(payload) = payload_of(&sig) {
-            // Sized once for a big binary, instead of grown by doubling.
-            self.scratch
-                .reserve(binary_bytes(payload, BINARY_SCAN_DEPTH).saturating_add(1024));
-        }
+        self.splices.clear();
         if let Some(c) = self.cache.as_mut() {
             c.begin();
         }
         let cache = self.cache.as_mut().map(|c| c as &mut dyn AtomCacheWriter);
-        let ctrl_len = match control::encode_dist_body(&sig, self.flags, &mut self.scratch, cache) {
+        let ctrl_len = match control::encode_dist_body_spliced(
+            &sig,
+            self.flags,
+            &mut self.scratch,
+            cache,
+            Some(&mut self.splices),
+        ) {
             Ok(n) => n,
             Err(e) => {
                 if let Some(c) = self.cache.as_mut() {
@@ -209,11 +206,14 @@ impl DistWriter {
                 return Err(e);
             }
         };
-        // The term is no longer needed: free a big one before sending it.
+        // The term is no longer needed: its big binaries live on in
+        // `splices` until they are written.
         drop(sig);
-        let body_len = self.scratch.len();
-        let start = out.len();
-        out.extend_from_slice(&[0, 0, 0, 0, VERSION_MAGIC]);
+        let body_len = self
+            .splices
+            .iter()
+            .map(|(_, b)| b.len())
+            .fold(self.scratch.len(), usize::saturating_add);
         let fragmented = self.fragments && body_len > FRAGMENT_SIZE;
         // The control term always goes whole into the first fragment.
         let first_len = if fragmented {
@@ -224,36 +224,53 @@ impl DistWriter {
         let rest = body_len - first_len;
         let count = 1 + rest.div_ceil(FRAGMENT_SIZE) as u64;
         let seq = self.next_seq;
+        self.hdr.clear();
+        self.hdr.extend_from_slice(&[0, 0, 0, 0, VERSION_MAGIC]);
         if fragmented {
-            self.next_seq = self.next_seq.wrapping_add(1);
-            out.push(DIST_FRAG_HEADER);
-            out.extend_from_slice(&seq.to_be_bytes());
-            out.extend_from_slice(&count.to_be_bytes());
+            self.hdr.push(DIST_FRAG_HEADER);
+            self.hdr.extend_from_slice(&seq.to_be_bytes());
+            self.hdr.extend_from_slice(&count.to_be_bytes());
         } else {
-            out.push(DIST_HEADER);
+            self.hdr.push(DIST_HEADER);
         }
         match &self.cache {
-            Some(c) => c.write_refs(out, &self.counters),
-            None => out.push(0),
+            Some(c) => c.write_refs(&mut self.hdr, &self.counters),
+            None => self.hdr.push(0),
         }
-        out.extend_from_slice(self.scratch.get(..first_len).unwrap_or_default());
-        let len = out.len() - start - 4;
+        let len = self.hdr.len() - 4 + first_len;
         let Ok(len32) = u32::try_from(len) else {
-            out.truncate(start);
             if let Some(c) = self.cache.as_mut() {
                 c.rollback();
             }
+            self.splices.clear();
             return Err(crate::term::EncodeError::TooLarge {
                 what: "distribution message (negotiate FRAGMENTS for messages over 4 GiB)",
                 len,
             });
         };
-        if let Some(head) = out.get_mut(start..start + 4) {
+        if let Some(head) = self.hdr.get_mut(..4) {
             head.copy_from_slice(&len32.to_be_bytes());
         }
+        out.extend_from_slice(&self.hdr);
+        if self.splices.is_empty() && !fragmented {
+            // The usual small message: one copy into the batch.
+            out.extend_from_slice(&self.scratch);
+            return Ok(());
+        }
+        // Pieces: the encoder's bytes between the binaries, and the binaries.
+        let flat = Bytes::from(std::mem::take(&mut self.scratch));
+        let mut data = Segments::default();
+        let mut at = 0;
+        for (pos, bin) in self.splices.drain(..) {
+            data.push(flat.slice(at.min(pos)..pos.min(flat.len())));
+            data.push(bin);
+            at = pos;
+        }
+        data.push(flat.slice(at.min(flat.len())..));
+        data.take_into(first_len, out);
         if fragmented {
+            self.next_seq = self.next_seq.wrapping_add(1);
             self.counters.sent_fragment(true);
-            let data = Bytes::from(std::mem::take(&mut self.scratch)).slice(first_len..);
             self.inflight.push_back(Outgoing {
                 key,
                 seq,
@@ -270,6 +287,7 @@ impl DistWriter {
 mod tests {
     use super::*;
     use crate::dist::header::DistReceiver;
+    use crate::term::Term;
 
     fn pid(node: &str, id: u32) -> Pid {
         Pid {
@@ -315,7 +333,7 @@ mod tests {
     fn small_messages_pass_between_fragments_and_per_sender_order_holds() {
         let counters = Arc::new(DistCounters::default());
         let mut w = DistWriter::new(all_flags(), Atom::from("b@h"), counters.clone());
-        let mut out = Vec::new();
+        let mut out = OutBuf::new(true);
         let big = send(1, 5 * FRAGMENT_SIZE);
         w.push(big.clone(), &mut out);
         assert!(w.has_fragments());
@@ -332,7 +350,7 @@ mod tests {
         assert_eq!(w.take_encoded(), 1);
         assert_eq!(fragments, 5);
         let mut r = DistReceiver::new(usize::MAX, Arc::default());
-        let got = deliver(&out, &mut r);
+        let got = deliver(&out.to_vec(), &mut r);
         assert_eq!(got, vec![other, big, after]);
         let s = counters.snapshot();
         assert_eq!((s.fragmented_sent, s.fragments_sent), (1, 6));
@@ -342,11 +360,11 @@ mod tests {
     #[test]
     fn received_binaries_share_the_packet_and_the_reassembled_buffer() {
         let mut w = DistWriter::new(all_flags(), Atom::from("b@h"), Arc::default());
-        let mut out = Vec::new();
+        let mut out = OutBuf::new(true);
         w.push(send(1, 1000), &mut out);
         w.push(send(2, 3 * FRAGMENT_SIZE), &mut out);
         while w.next_fragment(&mut out) {}
-        let mut buf = bytes::BytesMut::from(&out[..]);
+        let mut buf = bytes::BytesMut::from(&out.to_vec()[..]);
         let mut r = DistReceiver::new(usize::MAX, Arc::default());
         let mut shared = 0;
         while let Some(crate::dist::Frame::Data(b)) =
@@ -373,20 +391,21 @@ mod tests {
     #[test]
     fn two_big_messages_take_turns() {
         let mut w = DistWriter::new(all_flags(), Atom::from("b@h"), Arc::default());
-        let mut out = Vec::new();
+        let mut out = OutBuf::new(true);
         w.push(send(1, 3 * FRAGMENT_SIZE), &mut out);
         w.push(send(2, 3 * FRAGMENT_SIZE), &mut out);
         let mut seqs = Vec::new();
         let mut mark = out.len();
         while w.next_fragment(&mut out) {
             // Sequence id of the fragment just written.
-            let s = &out[mark + 6..mark + 14];
+            let v = out.to_vec();
+            let s = &v[mark + 6..mark + 14];
             seqs.push(u64::from_be_bytes(s.try_into().unwrap()));
             mark = out.len();
         }
         assert_eq!(seqs, vec![1, 2, 1, 2, 1, 2]);
         let mut r = DistReceiver::new(usize::MAX, Arc::default());
-        assert_eq!(deliver(&out, &mut r).len(), 2);
+        assert_eq!(deliver(&out.to_vec(), &mut r).len(), 2);
     }
 
     #[test]
@@ -394,9 +413,9 @@ mod tests {
         // FRAGMENTS without the atom cache: headers with 0 refs.
         let flags = DistFlags::RECOMMENDED_HIDDEN.difference(DistFlags::DIST_HDR_ATOM_CACHE);
         let mut w = DistWriter::new(flags, Atom::from("b@h"), Arc::default());
-        let mut out = Vec::new();
+        let mut out = OutBuf::new(true);
         w.push(send(1, 10), &mut out);
-        assert_eq!(&out[4..7], &[131, 68, 0]);
+        assert_eq!(&out.to_vec()[4..7], &[131, 68, 0]);
         // Neither flag: pass-through.
         let mut w = DistWriter::new(
             DistFlags::RECOMMENDED_HIDDEN
@@ -404,8 +423,129 @@ mod tests {
             Atom::from("b@h"),
             Arc::default(),
         );
-        let mut out = Vec::new();
+        let mut out = OutBuf::new(true);
         w.push(send(1, 10), &mut out);
-        assert_eq!(out[4], 112);
+        assert_eq!(out.to_vec()[4], 112);
+    }
+
+    /// The packets for `sig` as the plain encoder gives them, cut as
+    /// PROTOCOL.md §3.4 says (FRAGMENTS without the atom cache, sequence 1).
+    fn reference(sig: &Signal, flags: DistFlags) -> Vec<u8> {
+        let mut body = Vec::new();
+        let ctrl = control::encode_dist_body(sig, flags, &mut body, None).unwrap();
+        let mut out = Vec::new();
+        if body.len() <= FRAGMENT_SIZE {
+            out.extend_from_slice(&(body.len() as u32 + 3).to_be_bytes());
+            out.extend_from_slice(&[131, 68, 0]);
+            out.extend_from_slice(&body);
+            return out;
+        }
+        let first = ctrl.max(FRAGMENT_SIZE).min(body.len());
+        let rest = &body[first..];
+        let count = 1 + rest.len().div_ceil(FRAGMENT_SIZE) as u64;
+        out.extend_from_slice(&(first as u32 + 19).to_be_bytes());
+        out.extend_from_slice(&[131, 69]);
+        out.extend_from_slice(&1u64.to_be_bytes());
+        out.extend_from_slice(&count.to_be_bytes());
+        out.push(0);
+        out.extend_from_slice(&body[..first]);
+        for (i, chunk) in rest.chunks(FRAGMENT_SIZE).enumerate() {
+            out.extend_from_slice(&(chunk.len() as u32 + 18).to_be_bytes());
+            out.extend_from_slice(&[131, 70]);
+            out.extend_from_slice(&1u64.to_be_bytes());
+            out.extend_from_slice(&(count - 1 - i as u64).to_be_bytes());
+            out.extend_from_slice(chunk);
+        }
+        out
+    }
+
+    fn bin(n: usize, seed: u8) -> Term {
+        Term::Binary(Bytes::from(
+            (0..n)
+                .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+                .collect::<Vec<u8>>(),
+        ))
+    }
+
+    #[test]
+    fn segments_cut_byte_exact_across_and_inside_binaries() {
+        use crate::term::SPLICE_MIN_BYTES as T;
+        let flags = all_flags().difference(DistFlags::DIST_HDR_ATOM_CACHE);
+        let f = FRAGMENT_SIZE;
+        // Binary sizes placing fragment boundaries inside binaries, between
+        // them, in the bytes between them, and at the sharing threshold.
+        let layouts: Vec<Vec<usize>> = vec![
+            vec![10],
+            vec![T - 1, T, T + 1],
+            vec![f - 40, T, 100, 3 * f + 17],
+            vec![f, f, f],
+            vec![f - 31, f - 5, 2 * T],
+            vec![5 * f],
+            vec![2 * f - 7, 0, 1, T, f + 1],
+            vec![f - 100],
+            vec![f + 100],
+        ];
+        for (n, sizes) in layouts.iter().enumerate() {
+            let mut items = vec![Term::atom("hello")];
+            for (k, &sz) in sizes.iter().enumerate() {
+                items.push(bin(sz, k as u8));
+                items.push(Term::Int(k as i64 * 1000));
+            }
+            items.push(Term::List((0..50).map(Term::Int).collect()));
+            let sig = Signal::Send {
+                from: Some(pid("a@h", 1)),
+                to: pid("b@h", 1),
+                msg: Term::Tuple(items),
+            };
+            let want = reference(&sig, flags);
+            for share in [true, false] {
+                let mut w = DistWriter::new(flags, Atom::from("b@h"), Arc::default());
+                let mut out = OutBuf::new(share);
+                w.push(sig.clone(), &mut out);
+                while w.next_fragment(&mut out) {}
+                assert_eq!(out.to_vec(), want, "layout {n}, share {share}");
+                if !share {
+                    assert_eq!(out.shared_pieces(), 0);
+                } else if sizes.iter().any(|&s| s >= 2 * T) {
+                    assert!(out.shared_pieces() > 0, "layout {n}: nothing shared");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn spliced_big_binary_is_not_copied_and_control_binaries_stay_whole() {
+        let flags = all_flags().difference(DistFlags::DIST_HDR_ATOM_CACHE);
+        let data = Bytes::from(vec![9u8; 3 * FRAGMENT_SIZE]);
+        let sig = Signal::Send {
+            from: Some(pid("a@h", 1)),
+            to: pid("b@h", 1),
+            msg: Term::Binary(data.clone()),
+        };
+        let mut w = DistWriter::new(flags, Atom::from("b@h"), Arc::default());
+        let mut out = OutBuf::new(true);
+        w.push(sig.clone(), &mut out);
+        while w.next_fragment(&mut out) {}
+        assert_eq!(out.to_vec(), reference(&sig, flags));
+        // Each fragment's data is a slice of the original binary.
+        let mut slices = [std::io::IoSlice::new(&[]); 16];
+        let n = out.io_slices(&mut slices);
+        let range = data.as_ptr_range();
+        let shared = slices[..n]
+            .iter()
+            .filter(|s| range.contains(&s.as_ptr()))
+            .count();
+        assert!(shared >= 3, "{shared} pieces share the binary");
+        // An exit reason (payload) with a big binary, and a plain write.
+        let sig = Signal::Exit2 {
+            from: pid("a@h", 1),
+            to: pid("b@h", 1),
+            reason: Term::Tuple(vec![Term::atom("big"), bin(FRAGMENT_SIZE + 5, 3)]),
+        };
+        let mut w = DistWriter::new(flags, Atom::from("b@h"), Arc::default());
+        let mut out = OutBuf::new(true);
+        w.push(sig.clone(), &mut out);
+        while w.next_fragment(&mut out) {}
+        assert_eq!(out.to_vec(), reference(&sig, flags));
     }
 }

@@ -14,6 +14,7 @@ use crate::dist::header::{
     DIST_FRAG_CONT, DIST_FRAG_HEADER, DIST_HEADER, DistCounters, DistReceiver, FRAGMENT_SIZE,
     VERSION_MAGIC,
 };
+use crate::dist::outbuf::{MAX_IO_SLICES, OutBuf};
 use crate::dist::writer::DistWriter;
 use crate::handshake::DistFlags;
 use crate::term::Atom;
@@ -370,8 +371,7 @@ impl NodeInner {
             node: &self,
             conn: &conn,
             rbuf: leftover,
-            wbuf: Vec::new(),
-            wpos: 0,
+            wbuf: OutBuf::new(writer.is_write_vectored()),
             queue,
             out: DistWriter::new(flags, conn.peer.clone(), conn.stats.clone()),
             receiver: header.then(|| DistReceiver::new(self.cfg.max_frame_len, conn.stats.clone())),
@@ -408,8 +408,9 @@ struct ConnIo<'a> {
     node: &'a Arc<NodeInner>,
     conn: &'a Arc<Conn>,
     rbuf: BytesMut,
-    wbuf: Vec<u8>,
-    wpos: usize,
+    /// Bytes to write: big binaries by reference when the writer does
+    /// vectored writes.
+    wbuf: OutBuf,
     queue: mpsc::UnboundedReceiver<Signal>,
     /// Encoding, fragmenting and ordering of outgoing signals.
     out: DistWriter,
@@ -445,7 +446,10 @@ impl ConnIo<'_> {
                 self.rbuf.reserve(READ_BUFFER_BYTES);
             }
             let want_queue = self.wbuf.len() < WRITE_BATCH_BYTES;
-            let have_output = self.wpos < self.wbuf.len();
+            let have_output = !self.wbuf.is_empty();
+            let mut slices = [std::io::IoSlice::new(&[]); MAX_IO_SLICES];
+            let nslices = self.wbuf.io_slices(&mut slices);
+            let slices = slices.get(..nslices).unwrap_or_default();
             tokio::select! {
                 r = reader.read_buf(&mut self.rbuf) => match r {
                     Ok(0) => return DownReason::ConnectionClosed,
@@ -468,20 +472,14 @@ impl ConnIo<'_> {
                     // Cannot happen: the Conn holds a sender.
                     None => return DownReason::Disconnect,
                 },
-                w = writer.write(self.wbuf.get(self.wpos..).unwrap_or_default()), if have_output => match w {
+                w = writer.write_vectored(slices), if have_output => match w {
                     Ok(0) => return DownReason::ConnectionClosed,
                     Ok(n) => {
                         wrote_this_period = true;
                         wrote_since_peer_tick = true;
-                        self.wpos += n;
-                        if self.wpos == self.wbuf.len() {
-                            self.wbuf.clear();
-                            self.wpos = 0;
-                            // Keep a big message's buffer from pinning memory.
-                            if self.wbuf.capacity() > 4 * WRITE_BATCH_BYTES {
-                                self.wbuf = Vec::new();
-                            }
-                        }
+                        self.wbuf.advance(n);
+                        // Keep a big message's buffer from pinning memory.
+                        self.wbuf.shrink(4 * WRITE_BATCH_BYTES);
                     }
                     Err(e) => {
                         tracing::debug!(peer = %self.conn.peer, "write failed: {e}");
@@ -492,6 +490,9 @@ impl ConnIo<'_> {
                     if last_read.elapsed() >= ticktime {
                         tracing::warn!(node = %self.conn.peer, "** Node {} not responding ** ** Removing (timedout connection) **", self.conn.peer);
                         return DownReason::NetTickTimeout;
+                    }
+                    if let Some(r) = self.receiver.as_mut() {
+                        r.trim();
                     }
                     if !wrote_this_period && self.wbuf.is_empty() {
                         self.wbuf.extend_from_slice(&TICK);
@@ -517,9 +518,12 @@ impl ConnIo<'_> {
     /// because a peer that does not read would hold us forever.
     async fn flush_and_close(&mut self, writer: &mut Box<dyn AsyncWrite + Send + Unpin>) {
         let _ = tokio::time::timeout(FLUSH_ON_CLOSE_TIMEOUT, async {
-            let _ = writer
-                .write_all(self.wbuf.get(self.wpos..).unwrap_or_default())
-                .await;
+            while !self.wbuf.is_empty() {
+                match writer.write(self.wbuf.chunk()).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.wbuf.advance(n),
+                }
+            }
             let _ = writer.shutdown().await;
         })
         .await;

@@ -22,6 +22,7 @@
 
 use super::decode::*;
 use super::{Atom, Fun, MAX_ATOM_CHARS, Pid, Term, VERSION_MAGIC};
+use bytes::Bytes;
 use std::io::Write;
 
 /// Initial reservation for an encoding whose size is unknown; most messages
@@ -152,6 +153,8 @@ impl Term {
             minor_version: opts.minor_version,
             legacy: opts.legacy_node_forms,
             cache: None,
+            splices: None,
+            in_fun: 0,
         }
         .term(self)?;
         match opts.compressed {
@@ -177,15 +180,36 @@ impl Term {
         out: &mut Vec<u8>,
         cache: Option<&mut dyn AtomCacheWriter>,
     ) -> Result<(), EncodeError> {
+        self.encode_body_spliced(out, cache, None)
+    }
+
+    /// Like [`Term::encode_body_into`], but when `splices` is given, the
+    /// bytes of each binary of [`SPLICE_MIN_BYTES`] or more are not copied:
+    /// `out` gets the binary's tag and length only, and `splices` gets
+    /// `(offset in out, the binary)`, in order. The encoding is `out` with
+    /// each binary inserted at its offset. (Binaries inside funs are copied,
+    /// since the fun's size field counts them.)
+    pub fn encode_body_spliced(
+        &self,
+        out: &mut Vec<u8>,
+        cache: Option<&mut dyn AtomCacheWriter>,
+        splices: Option<&mut Vec<(usize, Bytes)>>,
+    ) -> Result<(), EncodeError> {
         let start = out.len();
-        let r = Encoder {
+        let nsplices = splices.as_ref().map_or(0, |s| s.len());
+        let mut e = Encoder {
             out,
             minor_version: 2,
             legacy: false,
             cache,
-        }
-        .term(self);
+            splices,
+            in_fun: 0,
+        };
+        let r = e.term(self);
         if r.is_err() {
+            if let Some(s) = e.splices {
+                s.truncate(nsplices);
+            }
             out.truncate(start);
         }
         r
@@ -231,7 +255,15 @@ struct Encoder<'o, 'c> {
     minor_version: u8,
     legacy: bool,
     cache: Option<&'c mut dyn AtomCacheWriter>,
+    /// Where big binaries go instead of `out`, if anywhere.
+    splices: Option<&'o mut Vec<(usize, Bytes)>>,
+    /// Funs being written (their size field needs every byte in `out`).
+    in_fun: u32,
 }
+
+/// Smallest binary that [`Term::encode_body_spliced`] leaves out of the
+/// buffer (shared rather than copied).
+pub const SPLICE_MIN_BYTES: usize = 4096;
 
 impl Encoder<'_, '_> {
     fn term(&mut self, root: &Term) -> Result<(), EncodeError> {
@@ -306,6 +338,7 @@ impl Encoder<'_, '_> {
                     }
                     Work::FunSize(at) => {
                         let at = *at;
+                        self.in_fun = self.in_fun.saturating_sub(1);
                         let size = u32::try_from(self.out.len() - at).map_err(|_| {
                             EncodeError::TooLarge {
                                 what: "fun",
@@ -365,7 +398,12 @@ impl Encoder<'_, '_> {
             Term::Binary(b) => {
                 self.out.push(BINARY_EXT);
                 self.len32(b.len(), "binary")?;
-                self.out.extend_from_slice(b);
+                match &mut self.splices {
+                    Some(s) if b.len() >= SPLICE_MIN_BYTES && self.in_fun == 0 => {
+                        s.push((self.out.len(), b.clone()));
+                    }
+                    _ => self.out.extend_from_slice(b),
+                }
             }
             Term::Map(m) => {
                 self.out.push(MAP_EXT);
@@ -472,6 +510,7 @@ impl Encoder<'_, '_> {
                     self.int(i64::from(*old_uniq as i32));
                     self.pid(pid)?;
                     stack.push(Work::FunSize(at));
+                    self.in_fun = self.in_fun.saturating_add(1);
                     if !free_vars.is_empty() {
                         stack.push(Work::Seq(free_vars.iter()));
                     }

@@ -116,6 +116,7 @@ pub use decode::{
 };
 pub use encode::{
     AtomCacheWriter, DEFAULT_COMPRESSION_LEVEL, EncodeError, EncodeOptions, MAX_COMPRESSION_LEVEL,
+    SPLICE_MIN_BYTES,
 };
 pub use map::{LINEAR_SCAN_MAX, MAP_SMALL_MAP_LIMIT, Map};
 pub use order::RECURSION_LIMIT;
