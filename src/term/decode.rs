@@ -92,6 +92,14 @@ pub(crate) const FLOAT_EXT_LEN: usize = 31;
 /// other nodes while keeping the lookup a few comparisons.
 const LONG_ATOM_CACHE: usize = 4;
 
+/// Inputs of at most this many bytes (left to read) first try the
+/// small-term fast path ([`Decoder::term`]); larger ones go straight to the
+/// general decoder, so big terms never pay for a failed attempt.
+const SMALL_INPUT: usize = 256;
+
+/// Tuple nesting the small-term fast path follows before giving up.
+const SMALL_DEPTH: u32 = 4;
+
 /// Chunk by which the output of a compressed term grows while inflating, so
 /// that a lying size field never reserves more than the data really produces.
 const INFLATE_CHUNK: usize = 64 << 10;
@@ -393,6 +401,18 @@ impl<'a> Decoder<'a> {
     /// Decodes one term without a version byte (as after a distribution
     /// header).
     pub fn term(&mut self) -> Result<Term, DecodeError> {
+        // Most distribution messages are a few dozen bytes of integers,
+        // short atoms, pids and small tuples: decode those directly, without
+        // the general decoder's stack and per-term state.
+        if self.left() <= SMALL_INPUT {
+            let start = self.pos;
+            if let Some(t) = self.small(SMALL_DEPTH) {
+                return Ok(t);
+            }
+            // Anything else (or any error, reported properly below) goes
+            // the general way from the start.
+            self.pos = start;
+        }
         let mut run = Run {
             stack: Vec::new(),
             pending: 0,
@@ -400,6 +420,66 @@ impl<'a> Decoder<'a> {
             next_slot: 0,
         };
         self.run(&mut run)
+    }
+
+    /// The small-term fast path: integers, short ASCII atoms (and atom
+    /// cache references), pids with such a node name, `[]` and tuples of
+    /// these, nested at most `depth` deep. `None` for anything else, for too
+    /// deep a term and for any error; the caller then rewinds and uses the
+    /// general decoder, so results and errors are the same either way.
+    fn small(&mut self, depth: u32) -> Option<Term> {
+        let tag = self.u8().ok()?;
+        Some(match tag {
+            SMALL_INTEGER_EXT => Term::Int(i64::from(self.u8().ok()?)),
+            INTEGER_EXT => Term::Int(i64::from(i32::from_be_bytes(self.array().ok()?))),
+            SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT | ATOM_CACHE_REF => {
+                Term::Atom(self.small_atom_body(tag)?)
+            }
+            SMALL_TUPLE_EXT => {
+                let n = usize::from(self.u8().ok()?);
+                // Each element takes at least one byte.
+                if depth == 0 || n > self.left() {
+                    return None;
+                }
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.small(depth - 1)?);
+                }
+                Term::Tuple(items)
+            }
+            NIL_EXT => Term::NIL,
+            NEW_PID_EXT => {
+                let node_tag = self.u8().ok()?;
+                let node = self.small_atom_body(node_tag)?;
+                let id = self.u32().ok()?;
+                let serial = self.u32().ok()?;
+                let creation = self.u32().ok()?;
+                Term::Pid(Pid {
+                    node,
+                    id,
+                    serial,
+                    creation,
+                })
+            }
+            _ => return None,
+        })
+    }
+
+    /// An atom for the fast path: an inline-sized ASCII `SMALL_ATOM_UTF8_EXT`
+    /// or `SMALL_ATOM_EXT`, or a valid atom cache reference.
+    #[inline]
+    fn small_atom_body(&mut self, tag: u8) -> Option<Atom> {
+        match tag {
+            SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT => {
+                let len = usize::from(self.u8().ok()?);
+                Atom::from_short_ascii(self.take(len).ok()?)
+            }
+            ATOM_CACHE_REF => {
+                let index = self.u8().ok()?;
+                self.atom_refs?.get(usize::from(index)).cloned()
+            }
+            _ => None,
+        }
     }
 
     fn compressed(&mut self) -> Result<Term, DecodeError> {

@@ -47,15 +47,27 @@ fn main() -> ExitCode {
     } else {
         tracing::Level::WARN
     });
-    // Long-running commands get all cores; one-shot clients start faster on one thread.
-    let rt = if long_running {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    } else {
+    // One thread unless `serve --threads N` asks for more: one-shot clients
+    // start faster on one thread, and a node's hot path (socket → decode →
+    // mailbox → reply → socket) is a chain of task wake-ups that costs less
+    // without hand-offs between worker threads (profiled: on a
+    // multi-threaded runtime, kernel task switching dominated the serial
+    // round trip).
+    let threads = match &cli.command {
+        Command::Serve(a) => a.threads,
+        Command::Epmd(_) => 0,
+        _ => 1,
+    };
+    let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if threads > 1 {
+            b.worker_threads(threads);
+        }
+        b.enable_all().build()
     };
     let rt = match rt {
         Ok(rt) => rt,
