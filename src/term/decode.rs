@@ -1321,3 +1321,94 @@ impl Term {
         Ok(t)
     }
 }
+
+#[cfg(test)]
+mod small_path_tests {
+    use super::*;
+
+    /// Decodes `bytes` (one term after the version byte) with the fast path
+    /// allowed, then again behind padding that keeps the general decoder.
+    fn both(bytes: &[u8]) -> (Result<Term, DecodeError>, Result<Term, DecodeError>) {
+        let fast = Decoder::new(bytes).term_with_version();
+        let mut padded = bytes.to_vec();
+        padded.resize(bytes.len() + SMALL_INPUT + 1, 0);
+        let general = Decoder::new(&padded).term_with_version();
+        (fast, general)
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_general_decoder() {
+        let pid = Term::Pid(Pid {
+            node: Atom::from("a@b"),
+            id: 1,
+            serial: 2,
+            creation: 3,
+        });
+        let terms = [
+            Term::Int(7),
+            Term::Int(-70_000),
+            Term::atom(""),
+            Term::atom("ok"),
+            Term::atom("été"),
+            Term::atom("a_rather_long_atom_of_more_than_22_bytes"),
+            Term::NIL,
+            Term::tuple(vec![]),
+            Term::tuple(vec![
+                Term::Int(6),
+                pid.clone(),
+                Term::atom(""),
+                Term::atom("sink"),
+            ]),
+            Term::tuple(vec![Term::atom("seq"), Term::Int(123_456)]),
+            Term::tuple(vec![Term::tuple(vec![Term::tuple(vec![Term::tuple(
+                vec![Term::tuple(vec![Term::Int(1)])],
+            )])])]),
+            Term::tuple(vec![Term::atom("x"), Term::list(vec![Term::Int(1)])]),
+            Term::tuple(vec![Term::Int(1), Term::binary(b"bin".to_vec())]),
+        ];
+        for t in terms {
+            let bytes = t.encode();
+            let (fast, general) = both(&bytes);
+            assert_eq!(fast.as_ref().ok(), Some(&t));
+            assert_eq!(general.as_ref().ok(), Some(&t));
+        }
+    }
+
+    #[test]
+    fn fast_path_errors_are_the_general_decoders() {
+        let good = Term::tuple(vec![Term::atom("seq"), Term::Int(1)]).encode();
+        for cut in 1..good.len() {
+            let (fast, _) = both(good.get(..cut).unwrap_or_default());
+            let general = Decoder::new(good.get(..cut).unwrap_or_default()).term_with_version();
+            assert!(fast.is_err());
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"));
+        }
+        // A tuple announcing more elements than there are bytes.
+        let (fast, _) = both(&[131, 104, 200, 97, 1]);
+        assert!(matches!(fast, Err(DecodeError::CountTooLarge { .. })));
+        // An atom cache reference without a cache.
+        let (fast, general) = both(&[131, 104, 1, 82, 0]);
+        assert!(matches!(
+            fast,
+            Err(DecodeError::AtomCacheRefWithoutCache { .. })
+        ));
+        assert!(general.is_err());
+    }
+
+    #[test]
+    fn fast_path_resolves_atom_cache_references() {
+        let refs = [Atom::from("sink"), Atom::from("seq")];
+        let bytes = [104, 2, 82, 1, 82, 0];
+        let t = Decoder::new(&bytes).with_atom_refs(&refs).term();
+        assert_eq!(
+            t.ok(),
+            Some(Term::tuple(vec![Term::atom("seq"), Term::atom("sink")]))
+        );
+        let bad = [104, 1, 82, 2];
+        let e = Decoder::new(&bad).with_atom_refs(&refs).term();
+        assert!(matches!(
+            e,
+            Err(DecodeError::AtomCacheIndex { index: 2, .. })
+        ));
+    }
+}
