@@ -1364,7 +1364,7 @@ mod small_path_tests {
                 vec![Term::tuple(vec![Term::Int(1)])],
             )])])]),
             Term::tuple(vec![Term::atom("x"), Term::list(vec![Term::Int(1)])]),
-            Term::tuple(vec![Term::Int(1), Term::binary(b"bin".to_vec())]),
+            Term::tuple(vec![Term::Int(1), Term::binary(b"bin")]),
         ];
         for t in terms {
             let bytes = t.encode();
