@@ -47,12 +47,11 @@ fn main() -> ExitCode {
     } else {
         tracing::Level::WARN
     });
-    // One thread unless `serve --threads N` asks for more: one-shot clients
-    // start faster on one thread, and a node's hot path (socket → decode →
-    // mailbox → reply → socket) is a chain of task wake-ups that costs less
-    // without hand-offs between worker threads (profiled: on a
-    // multi-threaded runtime, kernel task switching dominated the serial
-    // round trip).
+    // One-shot clients start faster on one thread. `serve` takes every core
+    // unless `--threads N` says otherwise: measured side by side (see
+    // docs/BENCH.md), one thread gave lower `rpc:call` latency (no
+    // hand-offs between workers for its spawned tasks) but half the MB/s
+    // of an 8 MiB echo, and no better serial round trip.
     let threads = match &cli.command {
         Command::Serve(a) => a.threads,
         Command::Epmd(_) => 0,
