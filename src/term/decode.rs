@@ -92,6 +92,14 @@ pub(crate) const FLOAT_EXT_LEN: usize = 31;
 /// other nodes while keeping the lookup a few comparisons.
 const LONG_ATOM_CACHE: usize = 4;
 
+/// Inputs of at most this many bytes (left to read) first try the
+/// small-term fast path ([`Decoder::term`]); larger ones go straight to the
+/// general decoder, so big terms never pay for a failed attempt.
+const SMALL_INPUT: usize = 256;
+
+/// Tuple nesting the small-term fast path follows before giving up.
+const SMALL_DEPTH: u32 = 4;
+
 /// Chunk by which the output of a compressed term grows while inflating, so
 /// that a lying size field never reserves more than the data really produces.
 const INFLATE_CHUNK: usize = 64 << 10;
@@ -393,6 +401,18 @@ impl<'a> Decoder<'a> {
     /// Decodes one term without a version byte (as after a distribution
     /// header).
     pub fn term(&mut self) -> Result<Term, DecodeError> {
+        // Most distribution messages are a few dozen bytes of integers,
+        // short atoms, pids and small tuples: decode those directly, without
+        // the general decoder's stack and per-term state.
+        if self.left() <= SMALL_INPUT {
+            let start = self.pos;
+            if let Some(t) = self.small(SMALL_DEPTH) {
+                return Ok(t);
+            }
+            // Anything else (or any error, reported properly below) goes
+            // the general way from the start.
+            self.pos = start;
+        }
         let mut run = Run {
             stack: Vec::new(),
             pending: 0,
@@ -400,6 +420,66 @@ impl<'a> Decoder<'a> {
             next_slot: 0,
         };
         self.run(&mut run)
+    }
+
+    /// The small-term fast path: integers, short ASCII atoms (and atom
+    /// cache references), pids with such a node name, `[]` and tuples of
+    /// these, nested at most `depth` deep. `None` for anything else, for too
+    /// deep a term and for any error; the caller then rewinds and uses the
+    /// general decoder, so results and errors are the same either way.
+    fn small(&mut self, depth: u32) -> Option<Term> {
+        let tag = self.u8().ok()?;
+        Some(match tag {
+            SMALL_INTEGER_EXT => Term::Int(i64::from(self.u8().ok()?)),
+            INTEGER_EXT => Term::Int(i64::from(i32::from_be_bytes(self.array().ok()?))),
+            SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT | ATOM_CACHE_REF => {
+                Term::Atom(self.small_atom_body(tag)?)
+            }
+            SMALL_TUPLE_EXT => {
+                let n = usize::from(self.u8().ok()?);
+                // Each element takes at least one byte.
+                if depth == 0 || n > self.left() {
+                    return None;
+                }
+                let mut items = Vec::with_capacity(n);
+                for _ in 0..n {
+                    items.push(self.small(depth - 1)?);
+                }
+                Term::Tuple(items)
+            }
+            NIL_EXT => Term::NIL,
+            NEW_PID_EXT => {
+                let node_tag = self.u8().ok()?;
+                let node = self.small_atom_body(node_tag)?;
+                let id = self.u32().ok()?;
+                let serial = self.u32().ok()?;
+                let creation = self.u32().ok()?;
+                Term::Pid(Pid {
+                    node,
+                    id,
+                    serial,
+                    creation,
+                })
+            }
+            _ => return None,
+        })
+    }
+
+    /// An atom for the fast path: an inline-sized ASCII `SMALL_ATOM_UTF8_EXT`
+    /// or `SMALL_ATOM_EXT`, or a valid atom cache reference.
+    #[inline]
+    fn small_atom_body(&mut self, tag: u8) -> Option<Atom> {
+        match tag {
+            SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT => {
+                let len = usize::from(self.u8().ok()?);
+                Atom::from_short_ascii(self.take(len).ok()?)
+            }
+            ATOM_CACHE_REF => {
+                let index = self.u8().ok()?;
+                self.atom_refs?.get(usize::from(index)).cloned()
+            }
+            _ => None,
+        }
     }
 
     fn compressed(&mut self) -> Result<Term, DecodeError> {
@@ -1239,5 +1319,96 @@ impl Term {
         let t = d.term_with_version()?;
         d.expect_end()?;
         Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod small_path_tests {
+    use super::*;
+
+    /// Decodes `bytes` (one term after the version byte) with the fast path
+    /// allowed, then again behind padding that keeps the general decoder.
+    fn both(bytes: &[u8]) -> (Result<Term, DecodeError>, Result<Term, DecodeError>) {
+        let fast = Decoder::new(bytes).term_with_version();
+        let mut padded = bytes.to_vec();
+        padded.resize(bytes.len() + SMALL_INPUT + 1, 0);
+        let general = Decoder::new(&padded).term_with_version();
+        (fast, general)
+    }
+
+    #[test]
+    fn fast_path_agrees_with_the_general_decoder() {
+        let pid = Term::Pid(Pid {
+            node: Atom::from("a@b"),
+            id: 1,
+            serial: 2,
+            creation: 3,
+        });
+        let terms = [
+            Term::Int(7),
+            Term::Int(-70_000),
+            Term::atom(""),
+            Term::atom("ok"),
+            Term::atom("été"),
+            Term::atom("a_rather_long_atom_of_more_than_22_bytes"),
+            Term::NIL,
+            Term::tuple(vec![]),
+            Term::tuple(vec![
+                Term::Int(6),
+                pid.clone(),
+                Term::atom(""),
+                Term::atom("sink"),
+            ]),
+            Term::tuple(vec![Term::atom("seq"), Term::Int(123_456)]),
+            Term::tuple(vec![Term::tuple(vec![Term::tuple(vec![Term::tuple(
+                vec![Term::tuple(vec![Term::Int(1)])],
+            )])])]),
+            Term::tuple(vec![Term::atom("x"), Term::list(vec![Term::Int(1)])]),
+            Term::tuple(vec![Term::Int(1), Term::binary(b"bin")]),
+        ];
+        for t in terms {
+            let bytes = t.encode();
+            let (fast, general) = both(&bytes);
+            assert_eq!(fast.as_ref().ok(), Some(&t));
+            assert_eq!(general.as_ref().ok(), Some(&t));
+        }
+    }
+
+    #[test]
+    fn fast_path_errors_are_the_general_decoders() {
+        let good = Term::tuple(vec![Term::atom("seq"), Term::Int(1)]).encode();
+        for cut in 1..good.len() {
+            let (fast, _) = both(good.get(..cut).unwrap_or_default());
+            let general = Decoder::new(good.get(..cut).unwrap_or_default()).term_with_version();
+            assert!(fast.is_err());
+            assert_eq!(format!("{fast:?}"), format!("{general:?}"));
+        }
+        // A tuple announcing more elements than there are bytes.
+        let (fast, _) = both(&[131, 104, 200, 97, 1]);
+        assert!(matches!(fast, Err(DecodeError::CountTooLarge { .. })));
+        // An atom cache reference without a cache.
+        let (fast, general) = both(&[131, 104, 1, 82, 0]);
+        assert!(matches!(
+            fast,
+            Err(DecodeError::AtomCacheRefWithoutCache { .. })
+        ));
+        assert!(general.is_err());
+    }
+
+    #[test]
+    fn fast_path_resolves_atom_cache_references() {
+        let refs = [Atom::from("sink"), Atom::from("seq")];
+        let bytes = [104, 2, 82, 1, 82, 0];
+        let t = Decoder::new(&bytes).with_atom_refs(&refs).term();
+        assert_eq!(
+            t.ok(),
+            Some(Term::tuple(vec![Term::atom("seq"), Term::atom("sink")]))
+        );
+        let bad = [104, 1, 82, 2];
+        let e = Decoder::new(&bad).with_atom_refs(&refs).term();
+        assert!(matches!(
+            e,
+            Err(DecodeError::AtomCacheIndex { index: 2, .. })
+        ));
     }
 }

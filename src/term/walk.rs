@@ -30,9 +30,29 @@ impl Drop for Term {
     }
 }
 
-/// True for a term that owns other terms, i.e. whose drop glue could recurse.
+/// Tuples and lists up to this length whose elements are all leaves are
+/// dropped by the ordinary drop glue (one level, no recursion), without
+/// the work list: most messages (`{seq, 1}`, `{Pid, Ref, ok}`, control
+/// tuples) are such tuples. Longer ones keep `drain`, which skips the drop
+/// call for each integer.
+const SHALLOW_MAX: usize = 8;
+
+/// True for a term whose drop could recurse more than one level: one that
+/// owns terms, unless it is a short tuple or list of leaves.
 #[inline]
 fn has_nested(t: &Term) -> bool {
+    match t {
+        Term::Tuple(v) | Term::List(v) => {
+            !v.is_empty() && (v.len() > SHALLOW_MAX || v.iter().any(owns_terms))
+        }
+        Term::ImproperList(..) | Term::Map(_) | Term::Fun(_) => true,
+        _ => false,
+    }
+}
+
+/// True for a term that owns other terms (a non-empty container).
+#[inline]
+fn owns_terms(t: &Term) -> bool {
     match t {
         Term::Tuple(v) | Term::List(v) => !v.is_empty(),
         Term::ImproperList(..) | Term::Map(_) | Term::Fun(_) => true,

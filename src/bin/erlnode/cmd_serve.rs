@@ -40,6 +40,11 @@ pub struct Args {
     /// Address to listen on (default: all IPv6 and IPv4 addresses).
     #[arg(long)]
     bind: Option<std::net::IpAddr>,
+    /// Runtime worker threads: 0 (the default) means one per core; 1 runs
+    /// the whole node on one thread, which lowers `rpc:call` latency but
+    /// moves large binaries more slowly.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     #[command(flatten)]
     tls: crate::common::TlsArgs,
 }

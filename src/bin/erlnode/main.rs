@@ -47,15 +47,26 @@ fn main() -> ExitCode {
     } else {
         tracing::Level::WARN
     });
-    // Long-running commands get all cores; one-shot clients start faster on one thread.
-    let rt = if long_running {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-    } else {
+    // One-shot clients start faster on one thread. `serve` takes every core
+    // unless `--threads N` says otherwise: measured side by side (see
+    // docs/BENCH.md), one thread gave lower `rpc:call` latency (no
+    // hand-offs between workers for its spawned tasks) but half the MB/s
+    // of an 8 MiB echo, and no better serial round trip.
+    let threads = match &cli.command {
+        Command::Serve(a) => a.threads,
+        Command::Epmd(_) => 0,
+        _ => 1,
+    };
+    let rt = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if threads > 1 {
+            b.worker_threads(threads);
+        }
+        b.enable_all().build()
     };
     let rt = match rt {
         Ok(rt) => rt,
