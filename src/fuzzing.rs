@@ -594,11 +594,12 @@ pub fn dist_header(data: &[u8]) {
         Err(e) => panic!("fuzz atom rejected: {e}"),
     };
     let mut w = DistWriter::new(flags, atom, Arc::default());
-    let mut out = Vec::new();
+    let mut out = crate::dist::outbuf::OutBuf::new(true);
     for sig in &got {
         w.push(sig.clone(), &mut out);
     }
     while w.next_fragment(&mut out) {}
+    let out = out.to_vec();
     let mut rx = DistReceiver::new(usize::MAX, Arc::default());
     let mut back = Vec::new();
     let mut buf = BytesMut::from(&out[..]);
