@@ -6,7 +6,6 @@ use erlnode::node::DownReason;
 use erlnode::{Node, NodeEvent, Term};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
-use tokio::sync::broadcast;
 
 fn runtime() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
@@ -14,25 +13,6 @@ fn runtime() -> Runtime {
         .enable_all()
         .build()
         .unwrap()
-}
-
-/// Waits for the next `Down` event for `peer`.
-fn next_down(
-    rt: &Runtime,
-    events: &mut broadcast::Receiver<NodeEvent>,
-    peer: &str,
-    limit: Duration,
-) -> DownReason {
-    rt.block_on(async {
-        let end = tokio::time::Instant::now() + limit;
-        loop {
-            match tokio::time::timeout_at(end, events.recv()).await {
-                Ok(Ok(NodeEvent::Down { node, reason })) if node.as_str() == peer => return reason,
-                Ok(Ok(_)) => continue,
-                other => panic!("no nodedown for {peer} within {limit:?}: {other:?}"),
-            }
-        }
-    })
 }
 
 #[test]

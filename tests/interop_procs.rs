@@ -538,24 +538,6 @@ fn aliases_both_ways_and_unalias_drops_messages() {
 
 // ---------------------------------------------------------------- connection loss
 
-/// Waits for the next `Down` event for `peer`.
-fn next_down(
-    rt: &Runtime,
-    events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
-    peer: &str,
-) -> DownReason {
-    rt.block_on(async {
-        let end = tokio::time::Instant::now() + WAIT;
-        loop {
-            match tokio::time::timeout_at(end, events.recv()).await {
-                Ok(Ok(NodeEvent::Down { node, reason })) if node.as_str() == peer => return reason,
-                Ok(Ok(_)) => continue,
-                other => panic!("no nodedown for {peer} within {WAIT:?}: {other:?}"),
-            }
-        }
-    })
-}
-
 /// Waits for the next `Up` event for `peer`.
 fn next_up(rt: &Runtime, events: &mut tokio::sync::broadcast::Receiver<NodeEvent>, peer: &str) {
     rt.block_on(async {
@@ -633,7 +615,7 @@ fn disconnect_node_fires_every_link_and_monitor_exactly_once_on_both_sides() {
 
     rig.erl.eval_ok("true = erlang:disconnect_node(RN)");
     assert_eq!(
-        next_down(&rig.rt, &mut events, &erl_node),
+        next_down(&rig.rt, &mut events, &erl_node, WAIT),
         DownReason::ConnectionClosed
     );
     let got = drain_each(&rig, &mut [&mut tl, &mut mr, &mut x1], "marker");
@@ -703,7 +685,7 @@ fn killing_either_node_fires_every_link_and_monitor_exactly_once() {
     );
     signal_pid(rig.erl.pid(), "KILL");
     assert_eq!(
-        next_down(&rig.rt, &mut events, &erl_node),
+        next_down(&rig.rt, &mut events, &erl_node, WAIT),
         DownReason::ConnectionClosed
     );
     let got = drain_each(&rig, &mut [&mut tl, &mut mr], "marker");
@@ -764,7 +746,7 @@ fn node_monitoring_on_both_sides_with_reasons() {
     // We disconnect: `disconnect` here, the socket close there.
     assert!(rig.node.disconnect(&erl_node));
     assert_eq!(
-        next_down(&rig.rt, &mut events, &erl_node),
+        next_down(&rig.rt, &mut events, &erl_node, WAIT),
         DownReason::Disconnect
     );
     assert_eq!(
@@ -784,7 +766,7 @@ fn node_monitoring_on_both_sides_with_reasons() {
         .eval_ok("receive {nodeup, RN, _} -> ok after 10000 -> timeout end");
     rig.erl.eval_ok("true = erlang:disconnect_node(RN)");
     assert_eq!(
-        next_down(&rig.rt, &mut events, &erl_node),
+        next_down(&rig.rt, &mut events, &erl_node, WAIT),
         DownReason::ConnectionClosed
     );
     assert_eq!(

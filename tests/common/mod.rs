@@ -515,3 +515,25 @@ pub fn rss_kib(pid: u32) -> u64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
 }
+
+/// Waits up to `limit` for the next `Down` event for `peer` and returns its
+/// reason; any other event is skipped.
+pub fn next_down(
+    rt: &tokio::runtime::Runtime,
+    events: &mut tokio::sync::broadcast::Receiver<erlnode::NodeEvent>,
+    peer: &str,
+    limit: Duration,
+) -> erlnode::node::DownReason {
+    rt.block_on(async {
+        let end = tokio::time::Instant::now() + limit;
+        loop {
+            match tokio::time::timeout_at(end, events.recv()).await {
+                Ok(Ok(erlnode::NodeEvent::Down { node, reason })) if node.as_str() == peer => {
+                    return reason;
+                }
+                Ok(Ok(_)) => continue,
+                other => panic!("no nodedown for {peer} within {limit:?}: {other:?}"),
+            }
+        }
+    })
+}
