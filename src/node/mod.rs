@@ -133,67 +133,14 @@ pub const DEFAULT_MAX_SEND_QUEUE: usize = 1_000_000;
 /// process nobody reads cannot take the node's memory.
 pub const DEFAULT_MAX_MAILBOX_LEN: usize = 1_000_000;
 
-/// A hash map with a cheap multiply-rotate hash (the Fx hash of rustc),
-/// for the tables looked up once per message: processes, registered names
-/// and aliases. Their keys are made by this node (pids, names its own code
-/// registers, aliases it creates), so a peer cannot fill them with colliding
-/// keys; a lookup with a key a peer chose costs one probe sequence, as with
-/// any hash. SipHash, the default, cost a few percent of a pipelined
-/// message's handling in `whereis` alone.
-pub(crate) type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FxHasher>>;
-
-/// The Fx hash: a word at a time, `(h.rotl(5) ^ w) * K`.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-const FX_K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl FxHasher {
-    #[inline]
-    fn add(&mut self, w: u64) {
-        self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(FX_K);
-    }
-}
-
-impl std::hash::Hasher for FxHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            if let Some(prefix) = w.get_mut(..rest.len()) {
-                prefix.copy_from_slice(rest);
-            }
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u32(&mut self, i: u32) {
-        self.add(u64::from(i));
-    }
-    #[inline]
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    #[inline]
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
+/// A hash map with the Fx hash (`rustc-hash`), for the tables looked up
+/// once per message: processes, registered names and aliases. Their keys
+/// are made by this node (pids, names its own code registers, aliases it
+/// creates), so a peer cannot fill them with colliding keys; a lookup with a
+/// key a peer chose costs one probe sequence, as with any hash. SipHash, the
+/// default, cost a few percent of a pipelined message's handling in
+/// `whereis` alone.
+pub(crate) type FastMap<K, V> = HashMap<K, V, rustc_hash::FxBuildHasher>;
 
 /// The shared state of a running node.
 pub(crate) struct NodeInner {
