@@ -715,10 +715,9 @@ impl<'a> Decoder<'a> {
                     }) => {
                         // Equal keys are neighbours in key order, which
                         // the map computes anyway.
-                        let map = Map::from_received(entries);
-                        if map.has_duplicate_keys() {
+                        let Some(map) = Map::from_received_checked(entries) else {
                             return Err(DecodeError::DuplicateMapKey { offset });
-                        }
+                        };
                         Term::Map(map)
                     }
                     Some(Frame::Fun { fun, .. }) => Term::Fun(fun),

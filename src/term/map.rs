@@ -88,6 +88,18 @@ impl Map {
         }
     }
 
+    /// A map whose entries keep the given (wire) order, or `None` if two of
+    /// its keys are equal (`=:=`), which the BEAM rejects in a received map.
+    /// One pass finds both the key order and the duplicates.
+    pub(crate) fn from_received_checked(entries: Vec<(Term, Term)>) -> Option<Map> {
+        let sorted = checked_key_order_of(&entries).ok()?;
+        Some(Map {
+            entries,
+            sorted,
+            received_order: true,
+        })
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -374,29 +386,70 @@ fn is_identity(perm: &[u32]) -> bool {
 // (permutations of 0..len, windows of 2), never with wire data.
 #[allow(clippy::indexing_slicing)]
 fn key_order_of(entries: &[(Term, Term)]) -> Box<[u32]> {
-    if entries
-        .windows(2)
-        .all(|w| key_cmp(&w[0].0, &w[1].0) != Ordering::Greater)
-    {
-        return Box::default();
+    match checked_key_order_of(entries) {
+        Ok(sorted) => sorted,
+        // Equal keys: still a valid order (equal keys are neighbours).
+        Err(sorted) => sorted,
+    }
+}
+
+/// The key order of `entries` (empty when they already are in key order),
+/// as `Err` if two keys are equal (`=:=`): equal keys are neighbours in key
+/// order, so the check costs one pass over an order computed anyway.
+// AUDIT: indexes only with positions computed from `entries` itself
+// (permutations of 0..len), never with wire data.
+#[allow(clippy::indexing_slicing)]
+fn checked_key_order_of(entries: &[(Term, Term)]) -> Result<Box<[u32]>, Box<[u32]>> {
+    let mut in_order = true;
+    let mut distinct = true;
+    for w in entries.windows(2) {
+        if let [(a, _), (b, _)] = w {
+            match key_cmp(a, b) {
+                Ordering::Less => {}
+                Ordering::Equal => distinct = false,
+                Ordering::Greater => {
+                    in_order = false;
+                    break;
+                }
+            }
+        }
+    }
+    if in_order {
+        return if distinct {
+            Ok(Box::default())
+        } else {
+            Err(Box::default())
+        };
     }
     // Integer keys, as large maps from the BEAM often have (in hash order):
-    // sort the values themselves, which is key order for integers.
-    let ints: Option<Vec<(i64, u32)>> = entries
+    // sort the values themselves, which is key order for integers. Each key
+    // is packed with its position into one `u128` whose unsigned order is
+    // (key, position) order, so the sort compares single numbers.
+    let packed: Option<Vec<u128>> = entries
         .iter()
         .zip(0u32..)
         .map(|((k, _), i)| match k {
-            Term::Int(x) => Some((*x, i)),
+            Term::Int(x) => Some((u128::from((*x as u64) ^ (1 << 63)) << 32) | u128::from(i)),
             _ => None,
         })
         .collect();
-    if let Some(mut ints) = ints {
-        ints.sort_unstable();
-        return ints.into_iter().map(|(_, i)| i).collect();
+    if let Some(mut packed) = packed {
+        packed.sort_unstable();
+        let distinct = packed.windows(2).all(|w| match w {
+            [a, b] => a >> 32 != b >> 32,
+            _ => true,
+        });
+        let order: Box<[u32]> = packed.into_iter().map(|p| p as u32).collect();
+        return if distinct { Ok(order) } else { Err(order) };
     }
     let mut perm: Vec<u32> = (0..entries.len() as u32).collect();
     perm.sort_by(|&a, &b| key_cmp(&entries[a as usize].0, &entries[b as usize].0));
-    perm.into_boxed_slice()
+    let distinct = perm.windows(2).all(|w| match w {
+        [a, b] => key_cmp(&entries[*a as usize].0, &entries[*b as usize].0) != Ordering::Equal,
+        _ => true,
+    });
+    let order = perm.into_boxed_slice();
+    if distinct { Ok(order) } else { Err(order) }
 }
 
 /// A map's entries in some order: stored, or through a permutation
@@ -598,6 +651,59 @@ mod tests {
         assert!(m.has_duplicate_keys());
         let m = Map::from_received(vec![(int(2), int(0)), (Term::Float(2.0), int(0))]);
         assert!(!m.has_duplicate_keys());
+    }
+
+    #[test]
+    fn checked_construction_finds_duplicates_on_every_path() {
+        let atom = |s: &str| Term::Atom(crate::Atom::from(s));
+        let cases: Vec<(Vec<(Term, Term)>, bool)> = vec![
+            // Already in key order (a flatmap as the BEAM sends it).
+            (vec![(int(1), int(0)), (int(2), int(0))], true),
+            (vec![(int(1), int(0)), (int(1), int(0))], false),
+            // Integer keys out of order (the packed sort), including the
+            // extremes whose packing must keep signed order.
+            (
+                vec![
+                    (int(i64::MAX), int(0)),
+                    (int(i64::MIN), int(0)),
+                    (int(-1), int(0)),
+                ],
+                true,
+            ),
+            (
+                vec![(int(5), int(0)), (int(-3), int(0)), (int(5), int(1))],
+                false,
+            ),
+            // Mixed keys out of order (the general sort).
+            (
+                vec![
+                    (atom("b"), int(0)),
+                    (int(2), int(0)),
+                    (Term::Float(2.0), int(0)),
+                ],
+                true,
+            ),
+            (
+                vec![(atom("b"), int(0)), (int(2), int(0)), (atom("b"), int(1))],
+                false,
+            ),
+        ];
+        for (entries, distinct) in cases {
+            let plain = Map::from_received(entries.clone());
+            assert_eq!(!plain.has_duplicate_keys(), distinct, "{entries:?}");
+            let checked = Map::from_received_checked(entries.clone());
+            assert_eq!(checked.is_some(), distinct, "{entries:?}");
+            if let Some(m) = checked {
+                let a: Vec<&Term> = m.iter_key_order().map(|(k, _)| k).collect();
+                let b: Vec<&Term> = plain.iter_key_order().map(|(k, _)| k).collect();
+                assert_eq!(a, b);
+                let keys: Vec<&Term> = m.iter_key_order().map(|(k, _)| k).collect();
+                assert!(
+                    keys.windows(2)
+                        .all(|w| key_cmp(w[0], w[1]) == Ordering::Less)
+                );
+            }
+        }
     }
 
     #[test]

@@ -1,6 +1,11 @@
-//! Drop without recursion, so that a term nested a million deep (which the
-//! BEAM's `term_to_binary` happily produces) does not overflow the stack when
-//! it goes out of scope.
+//! Drop that cannot overflow the stack, so that a term nested a million deep
+//! (which the BEAM's `term_to_binary` happily produces) can go out of scope.
+//!
+//! Terms up to [`RECURSE_MAX`] containers deep are dropped by ordinary
+//! recursion, which moves nothing and is the cheapest way to free a tree.
+//! Below that depth the rest of the tree is unnested through a work list on
+//! the heap instead, so the stack never holds more than `RECURSE_MAX` drop
+//! frames whatever the input.
 
 #![cfg_attr(
     not(test),
@@ -13,13 +18,34 @@
 )]
 
 use super::{Fun, Term};
+use std::cell::Cell;
+
+/// How many nested containers are dropped by plain recursion before the
+/// work list takes over. A drop frame is well under 200 bytes, so 128 levels
+/// use less than 32 KiB of stack, far inside the smallest thread stack a
+/// program is likely to run on (tokio's 2 MiB, or 64 KiB on tiny targets),
+/// while real messages (records in lists in maps) are rarely more than ten
+/// levels deep and so never pay for the work list.
+pub const RECURSE_MAX: u32 = 128;
+
+thread_local! {
+    /// Containers being dropped by recursion on this thread, outermost first.
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+}
 
 impl Drop for Term {
     fn drop(&mut self) {
-        // Leaves and empty containers own no terms: nothing to unnest.
-        if !has_nested(self) {
+        if !owns_terms(self) {
             return;
         }
+        let depth = DEPTH.with(Cell::get);
+        if depth < RECURSE_MAX {
+            DEPTH.with(|d| d.set(depth + 1));
+            drop_children(self);
+            DEPTH.with(|d| d.set(depth));
+            return;
+        }
+        // Too deep for the stack: unnest the rest through the heap.
         let mut pending: Vec<Term> = Vec::new();
         drain(self, &mut pending);
         while let Some(mut t) = pending.pop() {
@@ -30,23 +56,21 @@ impl Drop for Term {
     }
 }
 
-/// Tuples and lists up to this length whose elements are all leaves are
-/// dropped by the ordinary drop glue (one level, no recursion), without
-/// the work list: most messages (`{seq, 1}`, `{Pid, Ref, ok}`, control
-/// tuples) are such tuples. Longer ones keep `drain`, which skips the drop
-/// call for each integer.
-const SHALLOW_MAX: usize = 8;
-
-/// True for a term whose drop could recurse more than one level: one that
-/// owns terms, unless it is a short tuple or list of leaves.
-#[inline]
-fn has_nested(t: &Term) -> bool {
+/// Drops the terms `t` owns (each by its own `Drop`, one level deeper).
+fn drop_children(t: &mut Term) {
     match t {
-        Term::Tuple(v) | Term::List(v) => {
-            !v.is_empty() && (v.len() > SHALLOW_MAX || v.iter().any(owns_terms))
+        Term::Tuple(v) | Term::List(v) => drop(std::mem::take(v)),
+        Term::ImproperList(v, tail) => {
+            drop(std::mem::take(v));
+            drop(std::mem::take(&mut **tail));
         }
-        Term::ImproperList(..) | Term::Map(_) | Term::Fun(_) => true,
-        _ => false,
+        Term::Map(m) => drop(std::mem::take(m)),
+        Term::Fun(f) => match &mut **f {
+            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
+                drop(std::mem::take(free_vars))
+            }
+        },
+        _ => {}
     }
 }
 
@@ -67,7 +91,7 @@ fn drain(t: &mut Term, pending: &mut Vec<Term>) {
         // Plain numbers own nothing: skipping their (empty) drop saves a call
         // per element, and integers are most elements of strings and lists.
         Term::Int(_) | Term::Float(_) => std::mem::forget(c),
-        _ if has_nested(&c) => pending.push(c),
+        _ if owns_terms(&c) => pending.push(c),
         _ => {}
     };
     match t {
