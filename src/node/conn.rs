@@ -434,6 +434,13 @@ impl ConnIo<'_> {
         let mut wrote_this_period = false;
         let mut wrote_since_peer_tick = false;
         let shutdown = self.node.shutdown.clone();
+        // Made once: a `cancelled()` future registers with its token when
+        // first polled, and one made per turn of the loop would register and
+        // unregister (a lock each) on every turn.
+        let conn = self.conn;
+        let killed = conn.kill.cancelled();
+        let shut_down = shutdown.cancelled();
+        tokio::pin!(killed, shut_down);
         self.rbuf.reserve(READ_BUFFER_BYTES);
         // Frames that arrived with the handshake's last message.
         if let Err(r) = self.process_frames(&mut wrote_since_peer_tick) {
@@ -501,14 +508,14 @@ impl ConnIo<'_> {
                     }
                     wrote_this_period = false;
                 },
-                _ = self.conn.kill.cancelled() => {
+                _ = &mut killed => {
                     if self.conn.overloaded.load(std::sync::atomic::Ordering::Relaxed) {
                         return DownReason::SendQueueFull;
                     }
                     self.flush_and_close(&mut writer).await;
                     return DownReason::Disconnect;
                 },
-                _ = shutdown.cancelled() => {
+                _ = &mut shut_down => {
                     self.flush_and_close(&mut writer).await;
                     return DownReason::Disconnect;
                 },
