@@ -312,6 +312,9 @@ impl NodeInner {
                                 Err(panic_exception(&m, &f, arity, text))
                             }
                         };
+                        // Dropped here so that a panic in a panicked
+                        // future's drop stays here too.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(call)));
                         drop(mb);
                         self.exit_process(&proc, erpc_reply(res, r));
                         return;
@@ -399,6 +402,7 @@ impl NodeInner {
         }
     }
 }
+
 fn undef(m: &Atom, f: &Atom, args: Vec<Term>) -> Exception {
     Exception {
         class: Class::Error,
