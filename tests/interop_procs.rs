@@ -814,6 +814,15 @@ fn register_test_fns(node: &Node) {
         }
         Ok(Term::atom("unreachable"))
     });
+    // Panics after waiting: the call is no longer on the task that got the
+    // request when it panics.
+    node.register_fn("t", "panic_later", 0, |_| async move {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        if std::env::var_os("ERLNODE_NEVER_SET_THIS").is_none() {
+            panic!("handler blew up later");
+        }
+        Ok(Term::atom("unreachable"))
+    });
     node.register_fn("t", "sleep", 1, |c| async move {
         let ms = c.args.first().and_then(Term::as_i64).unwrap_or(0);
         tokio::time::sleep(Duration::from_millis(ms as u64)).await;
@@ -886,6 +895,12 @@ fn beam_calls_rust_functions_with_rpc_and_erpc() {
         e.eval_ok("rpc:call(RN, t, echo, [after_panic])"),
         "after_panic"
     );
+    assert_eq!(
+        e.eval_ok("case rpc:call(RN, t, panic_later, []) of {badrpc, {'EXIT', {{rust_panic, Txt2}, [{t, panic_later, 0, []}]}}} -> binary:match(Txt2, <<\"blew up later\">>) =/= nomatch; Other2 -> Other2 end"),
+        "true"
+    );
+    // A function that waits before answering.
+    assert_eq!(e.eval_ok("rpc:call(RN, t, sleep, [5])"), "ok");
     // Casts: the side effect is observable.
     assert_eq!(e.eval_ok("rpc:cast(RN, t, notify, [self(), c1])"), "true");
     assert_eq!(
@@ -955,6 +970,19 @@ fn rex_c_node_and_gen_server_forms_and_erl_call() {
         "gs"
     );
     assert_eq!(e.eval_ok("rpc:block_call(RN, t, echo, [blk])"), "blk");
+    // Functions that wait, or panic after waiting, through rex.
+    assert_eq!(
+        e.eval_ok("gen_server:call({rex, RN}, {call, t, sleep, [5], group_leader()})"),
+        "ok"
+    );
+    assert_eq!(
+        e.eval_ok("{rex, RN} ! {self(), {call, t, sleep, [5], user}}, receive {rex, RexS} -> RexS after 10000 -> timeout end"),
+        "ok"
+    );
+    assert_eq!(
+        e.eval_ok("case gen_server:call({rex, RN}, {call, t, panic_later, [], group_leader()}) of {badrpc, {'EXIT', {{rust_panic, _}, [{t, panic_later, 0, []}]}}} -> true; Other3 -> Other3 end"),
+        "true"
+    );
     assert_eq!(
         e.eval_ok("rpc:block_call(RN, t, exit, [why])"),
         "{badrpc,{'EXIT',why}}"

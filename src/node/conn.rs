@@ -20,6 +20,7 @@ use crate::handshake::DistFlags;
 use crate::term::Atom;
 use bytes::BytesMut;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
@@ -433,6 +434,13 @@ impl ConnIo<'_> {
         let mut wrote_this_period = false;
         let mut wrote_since_peer_tick = false;
         let shutdown = self.node.shutdown.clone();
+        // Made once: a `cancelled()` future registers with its token when
+        // first polled, and one made per turn of the loop would register and
+        // unregister (a lock each) on every turn.
+        let conn = self.conn;
+        let killed = conn.kill.cancelled();
+        let shut_down = shutdown.cancelled();
+        tokio::pin!(killed, shut_down);
         self.rbuf.reserve(READ_BUFFER_BYTES);
         // Frames that arrived with the handshake's last message.
         if let Err(r) = self.process_frames(&mut wrote_since_peer_tick) {
@@ -455,6 +463,7 @@ impl ConnIo<'_> {
                     Ok(0) => return DownReason::ConnectionClosed,
                     Ok(_) => {
                         last_read = Instant::now();
+                        self.quiet_queue();
                         if let Err(r) = self.process_frames(&mut wrote_since_peer_tick) {
                             return r;
                         }
@@ -499,19 +508,42 @@ impl ConnIo<'_> {
                     }
                     wrote_this_period = false;
                 },
-                _ = self.conn.kill.cancelled() => {
+                _ = &mut killed => {
                     if self.conn.overloaded.load(std::sync::atomic::Ordering::Relaxed) {
                         return DownReason::SendQueueFull;
                     }
                     self.flush_and_close(&mut writer).await;
                     return DownReason::Disconnect;
                 },
-                _ = shutdown.cancelled() => {
+                _ = &mut shut_down => {
                     self.flush_and_close(&mut writer).await;
                     return DownReason::Disconnect;
                 },
             }
         }
+    }
+
+    /// Takes this task's waker off the send queue before received frames are
+    /// handled. Handling a frame often queues a signal on this very
+    /// connection (a spawn reply, an erpc result computed in place); with the
+    /// task's own waker registered, that push would wake the running task,
+    /// which tokio treats as a yield: the task is queued again and another
+    /// worker thread is woken to steal it — a futex wake-up and a thread hop
+    /// per request, for a queue the loop looks at right afterwards anyway.
+    /// Polling the queue with a waker that does nothing replaces the
+    /// registration (taking what is already queued, in order); the loop's
+    /// next `select!` polls the queue again (or, while the write buffer is
+    /// full, as soon as a write makes room), which registers the real waker
+    /// before the task can sleep.
+    fn quiet_queue(&mut self) {
+        let mut cx = Context::from_waker(Waker::noop());
+        while self.wbuf.len() < WRITE_BATCH_BYTES {
+            match self.queue.poll_recv(&mut cx) {
+                Poll::Ready(Some(sig)) => self.out.push(sig, &mut self.wbuf),
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        self.fill();
     }
 
     /// Writes what is buffered and closes, for a clean disconnect; bounded,

@@ -115,6 +115,14 @@ impl Node {
     /// [`Exception`] that reaches the caller as the BEAM would raise it. A
     /// panic becomes `error:{rust_panic, Message}`; the node keeps running.
     ///
+    /// For latency, the handler's future is first polled on the task that
+    /// received the call (for `rpc:call`/`erpc:call`, the connection's
+    /// task), and only continues on a task of its own if it has to wait. So
+    /// a handler that answers at once costs no task switch; one that does
+    /// long computation before its first `.await` holds up that connection
+    /// meanwhile, and should move the work to
+    /// [`tokio::task::spawn_blocking`] (or await something first).
+    ///
     /// ```no_run
     /// # async fn demo(node: erlnode::Node) {
     /// use erlnode::{Term, node::Exception};

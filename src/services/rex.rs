@@ -5,10 +5,11 @@
 
 use super::gen_server::{self, Request};
 use super::spawn::run_fn;
-use crate::node::functions::{Class, Exception, RpcResult};
+use crate::node::functions::{BoxFuture, Class, Exception, RpcResult};
 use crate::node::{Mailbox, NodeInner};
-use crate::term::{Pid, Term};
+use crate::term::{Atom, Pid, Term};
 use std::sync::Arc;
+use std::task::Poll;
 
 /// `rpc:call`'s value for a result: the value, a thrown value, or
 /// `{badrpc, {'EXIT', Reason}}`.
@@ -64,7 +65,6 @@ fn call_parts(
 pub(crate) async fn serve(mut mb: Mailbox) {
     let node = mb.node.clone();
     while let Ok(msg) = mb.recv().await {
-        let me = mb.pid().clone();
         match Request::parse(msg) {
             Request::Call(from, req) => {
                 let Some((m, f, args, gl)) = call_parts(&req) else {
@@ -75,11 +75,17 @@ pub(crate) async fn serve(mut mb: Mailbox) {
                     );
                     continue;
                 };
-                let (m, f) = (m.clone(), f.clone());
+                let mut call = rex_call(&node, m, f, args, Some(from.pid.clone()), gl);
+                // A function that answers at once is answered from here;
+                // one that waits gets a task, as OTP's rex spawns a process
+                // per call.
+                if let Poll::Ready(r) = poll_now(&mut call) {
+                    gen_server::reply(&mb, &from, r);
+                    continue;
+                }
                 let node = node.clone();
                 tokio::spawn(async move {
-                    let r =
-                        rpc_value(run_fn(&node, &m, &f, args, Some(from.pid.clone()), gl).await);
+                    let r = call.await;
                     let replier = node.spawn_mailbox();
                     gen_server::reply(&replier, &from, r);
                 });
@@ -102,14 +108,14 @@ pub(crate) async fn serve(mut mb: Mailbox) {
                     }
                 }
             }
-            Request::Info(msg) => c_node_form(&node, &me, msg),
+            Request::Info(msg) => c_node_form(&node, &mb, msg),
         }
     }
 }
 
 /// `{Pid, {call, M, F, A, GL}}` → `{rex, Result}`, and
 /// `{Pid, features_request}` → `{features_reply, node(), [erpc]}`.
-fn c_node_form(node: &Arc<NodeInner>, _me: &Pid, msg: Term) {
+fn c_node_form(node: &Arc<NodeInner>, mb: &Mailbox, msg: Term) {
     let Some([Term::Pid(from), req]) = msg.as_tuple() else {
         return;
     };
@@ -119,17 +125,46 @@ fn c_node_form(node: &Arc<NodeInner>, _me: &Pid, msg: Term) {
             Term::Atom(node.name.clone()),
             Term::list(vec![Term::atom("erpc")]),
         ]);
-        node.spawn_mailbox().send(from, reply);
+        mb.send(from, reply);
         return;
     }
     let Some((m, f, args, gl)) = call_parts(req) else {
         return;
     };
-    let (m, f, from) = (m.clone(), f.clone(), from.clone());
+    let mut call = rex_call(node, m, f, args, Some(from.clone()), gl);
+    if let Poll::Ready(r) = poll_now(&mut call) {
+        mb.send(from, Term::tuple(vec![Term::atom("rex"), r]));
+        return;
+    }
+    let from = from.clone();
     let node = node.clone();
     tokio::spawn(async move {
-        let r = rpc_value(run_fn(&node, &m, &f, args, Some(from.clone()), gl).await);
+        let r = call.await;
         node.spawn_mailbox()
             .send(&from, Term::tuple(vec![Term::atom("rex"), r]));
     });
+}
+
+/// One call for rex: `rpc:call`'s value of `m:f(args)`, as a future that
+/// can be polled once in place and handed to a task if it has to wait.
+fn rex_call(
+    node: &Arc<NodeInner>,
+    m: &Atom,
+    f: &Atom,
+    args: Vec<Term>,
+    caller: Option<Pid>,
+    gl: Option<Pid>,
+) -> BoxFuture<Term> {
+    let (node, m, f) = (node.clone(), m.clone(), f.clone());
+    Box::pin(async move { rpc_value(run_fn(&node, &m, &f, args, caller, gl).await) })
+}
+
+/// Polls a rex call once; a panic outside the function (which `run_fn`
+/// already catches) would be a bug, and answers like a killed call.
+fn poll_now(call: &mut BoxFuture<Term>) -> Poll<Term> {
+    match super::spawn::poll_now(call) {
+        Poll::Ready(Ok(r)) => Poll::Ready(r),
+        Poll::Ready(Err(_)) => Poll::Ready(rpc_value(Err(Exception::exit(Term::atom("killed"))))),
+        Poll::Pending => Poll::Pending,
+    }
 }

@@ -6,10 +6,14 @@
 use crate::dist::ProcRef;
 use crate::dist::Signal;
 use crate::dist::control::{SPAWN_REPLY_LINK, SPAWN_REPLY_MONITOR};
-use crate::node::functions::{Class, Exception, RpcCall, RpcResult};
+use crate::node::functions::{BoxFuture, Class, Exception, RpcCall, RpcResult};
 use crate::node::{Mailbox, NodeInner};
 use crate::term::{Atom, Pid, Reference, Term};
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 
 fn atom(s: &str) -> Term {
     Term::atom(s)
@@ -36,8 +40,8 @@ pub(crate) fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Runs a registered function on its own task, so that a panic in it
-/// becomes `error:{rust_panic, Message}` instead of taking anything down.
+/// Runs a registered function in the caller's task; a panic in it becomes
+/// `error:{rust_panic, Message}` instead of taking anything down.
 pub(crate) async fn run_fn(
     node: &Arc<NodeInner>,
     m: &Atom,
@@ -61,15 +65,63 @@ pub(crate) async fn run_fn(
         group_leader: gl,
         node: handle,
     };
-    match tokio::spawn(handler(call)).await {
+    match catch_unwind(handler(call)).await {
         Ok(r) => r.map_err(|e| with_stack(e, m, f, arity)),
-        Err(e) if e.is_panic() => {
-            let text = panic_text(e.into_panic());
+        Err(panic) => {
+            let text = panic_text(panic);
             tracing::error!(module = %m, function = %f, "function panicked: {text}");
             Err(panic_exception(m, f, arity, text))
         }
-        Err(_) => Err(Exception::exit(atom("killed"))),
     }
+}
+
+/// What becomes of a process body's panic: its exit reason, from the
+/// panic's text.
+type OnPanic = Box<dyn FnOnce(String) -> Term + Send>;
+
+/// A caught panic's payload.
+type Panic = Box<dyn std::any::Any + Send>;
+
+/// Polls `fut` once with a waker that does nothing: `Ready` when it finished
+/// (or panicked) without waiting. A future left `Pending` must be polled
+/// again (by a task) before it can make progress, since the waker it got
+/// here wakes nobody; every future re-registers the waker of its latest
+/// poll, so handing it to a task afterwards is enough.
+pub(crate) fn poll_now<F: Future + Unpin>(fut: &mut F) -> Poll<Result<F::Output, Panic>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(fut).poll(&mut cx))) {
+        Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(panic) => Poll::Ready(Err(panic)),
+    }
+}
+
+/// Runs `fut` to completion; a panic in any of its polls becomes
+/// `Err(payload)`, as a spawned task's `JoinHandle` would report it, but
+/// without a task. A future that panicked is dropped at once (a panic in its
+/// drop is caught too).
+pub(crate) async fn catch_unwind<F: Future + Unpin>(fut: F) -> Result<F::Output, Panic> {
+    let mut fut = Some(fut);
+    std::future::poll_fn(move |cx| {
+        let Some(f) = fut.as_mut() else {
+            // Not polled again once it has finished.
+            return Poll::Pending;
+        };
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(f).poll(cx)));
+        match r {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => {
+                fut = None;
+                Poll::Ready(Ok(v))
+            }
+            Err(panic) => {
+                let doomed = fut.take();
+                let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(doomed)));
+                Poll::Ready(Err(panic))
+            }
+        }
+    })
+    .await
 }
 
 /// What erpc:execute_call/4 exits with (its DOWN reason carries the result).
@@ -218,20 +270,25 @@ impl NodeInner {
         self.start_process(mb, body, from);
     }
 
-    /// Runs the body of a spawned process as its own task (so that a kill
-    /// aborts it), and ends the process with the reason its outcome gives.
+    /// Runs the body of a spawned process and ends the process with the
+    /// reason its outcome gives.
+    ///
+    /// An erpc call is first polled once right here, on the task that
+    /// delivered the SPAWN_REQUEST (normally the connection's): a function
+    /// that answers without waiting (most do) then exits its process, and so
+    /// queues the caller's DOWN with the result, before the connection task
+    /// even looks at its send queue again — no task is spawned and no other
+    /// worker thread is woken. Anything that has to wait, and every other
+    /// body, runs as one task of its own (so that a kill aborts it), which
+    /// also ends the process.
     fn start_process(self: &Arc<Self>, mb: Mailbox, body: Body, caller: Pid) {
         let proc = mb.proc.clone();
         let gl = mb.group_leader();
         let handle = self.handle();
-        let (inner, on_panic): (
-            tokio::task::JoinHandle<Term>,
-            Box<dyn FnOnce(String) -> Term + Send>,
-        ) = match body {
+        let (fut, on_panic): (BoxFuture<Term>, OnPanic) = match body {
             Body::Call { res, m, f, args } => {
                 let arity = args.len();
-                let fixed = (m.clone(), f.clone());
-                let call = self.lookup_fn(&m, &f, arity).zip(handle).map(|(h, node)| {
+                let Some(mut call) = self.lookup_fn(&m, &f, arity).zip(handle).map(|(h, node)| {
                     h(RpcCall {
                         module: m.clone(),
                         function: f.clone(),
@@ -240,20 +297,40 @@ impl NodeInner {
                         group_leader: gl,
                         node,
                     })
-                });
-                let res2 = res.clone();
-                let task = tokio::spawn(async move {
+                }) else {
+                    drop(mb);
+                    self.exit_process(&proc, erpc_reply(res, Err(undef(&m, &f, args))));
+                    return;
+                };
+                match poll_now(&mut call) {
+                    Poll::Ready(r) => {
+                        let r = match r {
+                            Ok(r) => r.map_err(|e| with_stack(e, &m, &f, arity)),
+                            Err(panic) => {
+                                let text = panic_text(panic);
+                                tracing::error!(module = %m, function = %f, "function panicked: {text}");
+                                Err(panic_exception(&m, &f, arity, text))
+                            }
+                        };
+                        // Dropped here so that a panic in a panicked
+                        // future's drop stays here too.
+                        let _ = std::panic::catch_unwind(AssertUnwindSafe(move || drop(call)));
+                        drop(mb);
+                        self.exit_process(&proc, erpc_reply(res, r));
+                        return;
+                    }
+                    Poll::Pending => {}
+                }
+                let (res2, m2, f2) = (res.clone(), m.clone(), f.clone());
+                let fut: BoxFuture<Term> = Box::pin(async move {
                     let _keep = mb;
-                    let r = match call {
-                        Some(fut) => fut.await.map_err(|e| with_stack(e, &m, &f, arity)),
-                        None => Err(undef(&m, &f, args)),
-                    };
+                    let r = call.await.map_err(|e| with_stack(e, &m, &f, arity));
                     erpc_reply(res, r)
                 });
-                let on_panic = Box::new(move |text: String| {
-                    erpc_reply(res2, Err(panic_exception(&fixed.0, &fixed.1, arity, text)))
+                let on_panic: OnPanic = Box::new(move |text: String| {
+                    erpc_reply(res2, Err(panic_exception(&m2, &f2, arity, text)))
                 });
-                (task, on_panic)
+                (fut, on_panic)
             }
             Body::Cast { m, f, args } => {
                 let arity = args.len();
@@ -267,7 +344,7 @@ impl NodeInner {
                         node,
                     })
                 });
-                let task = tokio::spawn(async move {
+                let fut: BoxFuture<Term> = Box::pin(async move {
                     let _keep = mb;
                     let r = match call {
                         Some(fut) => fut.await,
@@ -279,19 +356,19 @@ impl NodeInner {
                     }
                     atom("normal")
                 });
-                (task, Box::new(|_| atom("normal")))
+                (fut, Box::new(|_| atom("normal")))
             }
             Body::Process { m, f, args } => match self.lookup_proc_fn(&m, &f, args.len()) {
                 Some(body) => {
-                    let fut = body(mb, args);
-                    let task = tokio::spawn(async move {
-                        match fut.await {
+                    let body = body(mb, args);
+                    let fut: BoxFuture<Term> = Box::pin(async move {
+                        match body.await {
                             Ok(()) => atom("normal"),
                             Err(reason) => reason,
                         }
                     });
                     (
-                        task,
+                        fut,
                         Box::new(|text| Term::Tuple(vec![atom("rust_panic"), Term::binary(text)])),
                     )
                 }
@@ -305,25 +382,24 @@ impl NodeInner {
                 }
             },
         };
-        *proc.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(inner.abort_handle());
-        if !proc.is_alive() {
-            // Killed before the handle was in place.
-            inner.abort();
-        }
         let node = self.clone();
-        tokio::spawn(async move {
-            let reason = match inner.await {
+        let task_proc = proc.clone();
+        let task = tokio::spawn(async move {
+            let reason = match catch_unwind(fut).await {
                 Ok(reason) => reason,
-                Err(e) if e.is_panic() => {
-                    let text = panic_text(e.into_panic());
-                    tracing::error!(pid = ?proc.pid, "process panicked: {text}");
+                Err(panic) => {
+                    let text = panic_text(panic);
+                    tracing::error!(pid = ?task_proc.pid, "process panicked: {text}");
                     on_panic(text)
                 }
-                // Aborted: the process was already ended by a signal.
-                Err(_) => atom("killed"),
             };
-            node.exit_process(&proc, reason);
+            node.exit_process(&task_proc, reason);
         });
+        *proc.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task.abort_handle());
+        if !proc.is_alive() {
+            // Killed before the handle was in place.
+            task.abort();
+        }
     }
 }
 
@@ -359,4 +435,49 @@ pub(crate) fn spawn_reply_msg(req_id: &Reference, ok: bool, value: Term) -> Term
         atom(if ok { "ok" } else { "error" }),
         value,
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_now_finishes_ready_futures_and_catches_panics() {
+        let mut ready = Box::pin(async { 7 });
+        assert!(matches!(poll_now(&mut ready), Poll::Ready(Ok(7))));
+        let mut boom = Box::pin(async {
+            if std::env::var_os("ERLNODE_NEVER_SET_THIS").is_none() {
+                panic!("boom");
+            }
+            1
+        });
+        match poll_now(&mut boom) {
+            Poll::Ready(Err(p)) => assert_eq!(panic_text(p), "boom"),
+            _ => panic!("the panic was not caught"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pending_future_finishes_on_a_task_and_later_panics_are_caught() {
+        let mut waits = Box::pin(async {
+            tokio::task::yield_now().await;
+            5
+        });
+        assert!(poll_now(&mut waits).is_pending());
+        assert_eq!(
+            tokio::spawn(catch_unwind(waits)).await.ok().map(|r| r.ok()),
+            Some(Some(5))
+        );
+        let later = Box::pin(async {
+            tokio::task::yield_now().await;
+            if std::env::var_os("ERLNODE_NEVER_SET_THIS").is_none() {
+                panic!("later");
+            }
+            1
+        });
+        match catch_unwind(later).await {
+            Err(p) => assert_eq!(panic_text(p), "later"),
+            Ok(_) => panic!("the panic was not caught"),
+        }
+    }
 }
