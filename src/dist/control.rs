@@ -1129,14 +1129,33 @@ mod tests {
         let mut v = Vec::new();
         for node in ["a@h", long, "n\u{f8}de@h"] {
             let p = Term::Pid(pid(node, 9));
-            v.push(Term::tuple(vec![Term::Int(6), p.clone(), Term::atom(""), Term::atom("sink")]));
-            v.push(Term::tuple(vec![Term::Int(22), p.clone(), Term::Pid(pid("b@h", 1))]));
+            v.push(Term::tuple(vec![
+                Term::Int(6),
+                p.clone(),
+                Term::atom(""),
+                Term::atom("sink"),
+            ]));
+            v.push(Term::tuple(vec![
+                Term::Int(22),
+                p.clone(),
+                Term::Pid(pid("b@h", 1)),
+            ]));
             v.push(Term::tuple(vec![Term::Int(2), Term::atom(""), p.clone()]));
             // Odd but accepted: a non-atom in the unused element.
-            v.push(Term::tuple(vec![Term::Int(6), p.clone(), Term::Int(1), Term::atom("sink")]));
+            v.push(Term::tuple(vec![
+                Term::Int(6),
+                p.clone(),
+                Term::Int(1),
+                Term::atom("sink"),
+            ]));
             v.push(Term::tuple(vec![Term::Int(2), Term::NIL, p.clone()]));
             // Wrong types and arities: errors, the same either way.
-            v.push(Term::tuple(vec![Term::Int(6), p.clone(), Term::atom(""), Term::Int(1)]));
+            v.push(Term::tuple(vec![
+                Term::Int(6),
+                p.clone(),
+                Term::atom(""),
+                Term::Int(1),
+            ]));
             v.push(Term::tuple(vec![Term::Int(22), p.clone()]));
             v.push(Term::tuple(vec![Term::Int(22), Term::atom("x"), p.clone()]));
             v.push(Term::tuple(vec![Term::Int(1), p.clone(), p.clone()]));
@@ -1180,7 +1199,11 @@ mod tests {
                 for cached in [false, true] {
                     let (b, refs) = body(&ctrl, payload, cached);
                     let want = decode_dist_body_general(&b, &refs, &lim);
-                    assert_eq!(decode_dist_body(&b, &refs, &lim), want, "{ctrl} {payload:?}");
+                    assert_eq!(
+                        decode_dist_body(&b, &refs, &lim),
+                        want,
+                        "{ctrl} {payload:?}"
+                    );
                     fast_hits += usize::from(decode_message_fast(&b, &refs, &lim).is_some());
                     // Every cut and every single-byte change: same result.
                     for cut in 0..b.len() {
@@ -1221,7 +1244,12 @@ mod tests {
         let long = "x".repeat(200);
         let very_long = "\u{e9}".repeat(200);
         let flags = DistFlags::RECOMMENDED_HIDDEN;
-        for node in ["a@h", "node_with_a_name_longer_than_inline@host", &long, &very_long] {
+        for node in [
+            "a@h",
+            "node_with_a_name_longer_than_inline@host",
+            &long,
+            &very_long,
+        ] {
             let (p, q) = (pid(node, 1), pid("b@h", 2));
             for name in ["sink", "", &long, &very_long] {
                 let msg = Term::tuple(vec![Term::atom("seq"), Term::atom(node), Term::Int(1)]);
@@ -1245,7 +1273,11 @@ mod tests {
                             to: q.clone(),
                             msg: msg.clone(),
                         },
-                        Term::tuple(vec![Term::Int(22), Term::Pid(p.clone()), Term::Pid(q.clone())]),
+                        Term::tuple(vec![
+                            Term::Int(22),
+                            Term::Pid(p.clone()),
+                            Term::Pid(q.clone()),
+                        ]),
                     ),
                 ];
                 for (sig, ctrl) in cases {
@@ -1258,9 +1290,11 @@ mod tests {
                         let mut got = Vec::new();
                         let n = encode_dist_body(&sig, flags, &mut got, Some(&mut a)).unwrap();
                         let mut want = Vec::new();
-                        ctrl.encode_body_spliced(&mut want, Some(&mut b), None).unwrap();
+                        ctrl.encode_body_spliced(&mut want, Some(&mut b), None)
+                            .unwrap();
                         assert_eq!(n, want.len());
-                        msg.encode_body_spliced(&mut want, Some(&mut b), None).unwrap();
+                        msg.encode_body_spliced(&mut want, Some(&mut b), None)
+                            .unwrap();
                         assert_eq!(got, want, "{sig:?}, cache limit {limit}");
                     }
                     let mut got = Vec::new();
