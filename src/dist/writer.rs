@@ -104,13 +104,15 @@ impl DistWriter {
     /// of the same sender that is still in fragments. A signal that cannot be
     /// encoded is dropped with a log line.
     pub fn push(&mut self, sig: Signal, out: &mut OutBuf) {
-        let key = sig.sender().cloned();
-        if let Some(o) = self.inflight.iter_mut().find(|o| o.key == key) {
-            o.held.push_back(sig);
-            return;
+        if !self.inflight.is_empty() {
+            let key = sig.sender();
+            if let Some(o) = self.inflight.iter_mut().find(|o| o.key.as_ref() == key) {
+                o.held.push_back(sig);
+                return;
+            }
         }
         self.encoded += 1;
-        if let Err(e) = self.encode(sig, key, out) {
+        if let Err(e) = self.encode(sig, out) {
             tracing::warn!(peer = %self.peer, "message not sent: {e}");
         }
     }
@@ -167,12 +169,7 @@ impl DistWriter {
             .collect()
     }
 
-    fn encode(
-        &mut self,
-        sig: Signal,
-        key: Option<Pid>,
-        out: &mut OutBuf,
-    ) -> Result<(), crate::term::EncodeError> {
+    fn encode(&mut self, sig: Signal, out: &mut OutBuf) -> Result<(), crate::term::EncodeError> {
         if !self.header {
             self.plain.clear();
             let r = control::encode_frame(&sig, self.flags, &mut self.plain);
@@ -206,15 +203,21 @@ impl DistWriter {
                 return Err(e);
             }
         };
-        // The term is no longer needed: its big binaries live on in
-        // `splices` until they are written.
-        drop(sig);
         let body_len = self
             .splices
             .iter()
             .map(|(_, b)| b.len())
             .fold(self.scratch.len(), usize::saturating_add);
         let fragmented = self.fragments && body_len > FRAGMENT_SIZE;
+        // Later signals of this sender wait behind a message in fragments.
+        let key = if fragmented {
+            sig.sender().cloned()
+        } else {
+            None
+        };
+        // The term is no longer needed: its big binaries live on in
+        // `splices` until they are written.
+        drop(sig);
         // The control term always goes whole into the first fragment.
         let first_len = if fragmented {
             ctrl_len.max(FRAGMENT_SIZE).min(body_len)
