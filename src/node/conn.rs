@@ -7,7 +7,7 @@
 //! simultaneous connect) takes the queue. When the connection ends, every
 //! link and monitor that lived on it fires once (`sweep_connection`).
 
-use super::NodeInner;
+use super::{NameCache, NodeInner};
 use crate::dist::control::{self, Signal};
 use crate::dist::frame::{self, Frame, TICK};
 use crate::dist::header::{
@@ -106,6 +106,9 @@ pub(crate) struct Conn {
     queued: std::sync::atomic::AtomicUsize,
     /// Set when the connection is closed because its send queue is full.
     overloaded: std::sync::atomic::AtomicBool,
+    /// Set once the Conn is out of the node's table (finished, or refused
+    /// from the start): a [`ConnCache`] holding it looks the peer up again.
+    gone: std::sync::atomic::AtomicBool,
     /// Header traffic counters (atom cache, fragments).
     pub stats: Arc<DistCounters>,
 }
@@ -133,6 +136,7 @@ impl Conn {
             incoming: Default::default(),
             queued: Default::default(),
             overloaded: Default::default(),
+            gone: Default::default(),
             stats: Default::default(),
         }
     }
@@ -165,6 +169,11 @@ impl Conn {
     }
 }
 
+/// The connection a sender (a [`super::Mailbox`]) used last; see
+/// [`NodeInner::route_message`].
+#[derive(Default)]
+pub(crate) struct ConnCache(Mutex<Option<Arc<Conn>>>);
+
 /// Node events, as `net_kernel:monitor_nodes/2` reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NodeEvent {
@@ -195,6 +204,7 @@ impl NodeInner {
             tracing::warn!(peer = %peer, limit = self.cfg.max_connections, "not connecting: the node has max_connections connections");
             // A Conn that is down from the start: whatever is pushed to it
             // gets the no-connection treatment.
+            c.gone.store(true, std::sync::atomic::Ordering::Relaxed);
             c.phase.send_replace(Phase::Down(DownReason::ConnectFailed(
                 "max_connections reached".into(),
             )));
@@ -248,6 +258,31 @@ impl NodeInner {
         } else {
             let c = self.conn_for(node);
             self.push(&c, sig);
+        }
+    }
+
+    /// Sends a message signal (`SEND`, `REG_SEND`, `ALIAS_SEND`) to `node`
+    /// like [`NodeInner::route`], through `cache`: the connection this
+    /// sender used last, so a stream of messages to one peer looks the
+    /// connection table up (a lock and a SipHash of the node name) only
+    /// when the destination node changes or that connection has ended.
+    pub(crate) fn route_message(self: &Arc<Self>, node: &Atom, sig: Signal, cache: &ConnCache) {
+        if *node == self.name || self.is_shutting_down() {
+            return self.route(node, sig);
+        }
+        let mut slot = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some(c) if !c.gone.load(std::sync::atomic::Ordering::Relaxed) && c.peer == *node => {
+                // A message the connection cannot take is dropped by
+                // `push` (undeliverable does nothing for messages), so
+                // holding the cache's lock here cannot reenter it.
+                self.push(c, sig);
+            }
+            _ => {
+                let c = self.conn_for(node);
+                self.push(&c, sig);
+                *slot = Some(c);
+            }
         }
     }
 
@@ -327,6 +362,7 @@ impl NodeInner {
             if conns.get(&conn.peer).is_some_and(|c| c.id == conn.id) {
                 conns.remove(&conn.peer);
             }
+            conn.gone.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         conn.phase.send_replace(Phase::Down(reason.clone()));
         // Anything still queued (or queued from now on) cannot go out.
@@ -375,6 +411,7 @@ impl NodeInner {
             queue,
             out: DistWriter::new(flags, conn.peer.clone(), conn.stats.clone()),
             receiver: header.then(|| DistReceiver::new(self.cfg.max_frame_len, conn.stats.clone())),
+            names: NameCache::default(),
         };
         let reason = io.run(reader, writer).await;
         let ConnIo { queue, mut out, .. } = io;
@@ -416,6 +453,8 @@ struct ConnIo<'a> {
     out: DistWriter,
     /// Header decoding and reassembly, when headers were negotiated.
     receiver: Option<DistReceiver>,
+    /// The registered process that got this connection's last `REG_SEND`.
+    names: NameCache,
 }
 
 impl ConnIo<'_> {
@@ -612,8 +651,18 @@ impl ConnIo<'_> {
                                     return Err(DownReason::ProtocolError(why));
                                 }
                             }
-                            self.node
-                                .handle_signal(sig, Some((&self.conn.peer, self.conn.id)));
+                            let via = Some((&self.conn.peer, self.conn.id));
+                            match sig {
+                                Signal::RegSend { from, to, msg } => {
+                                    match self.node.whereis_cached(&to, &mut self.names) {
+                                        Some(p) => p.deliver(msg),
+                                        None => self
+                                            .node
+                                            .handle_signal(Signal::RegSend { from, to, msg }, via),
+                                    }
+                                }
+                                sig => self.node.handle_signal(sig, via),
+                            }
                         }
                         Err(e) => {
                             tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");
