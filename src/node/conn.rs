@@ -7,6 +7,7 @@
 //! simultaneous connect) takes the queue. When the connection ends, every
 //! link and monitor that lived on it fires once (`sweep_connection`).
 
+use super::queue::{QueueRx, QueueTx, signal_queue};
 use super::{NameCache, NodeInner};
 use crate::dist::control::{self, Signal};
 use crate::dist::frame::{self, Frame, TICK};
@@ -22,7 +23,7 @@ use bytes::BytesMut;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -93,8 +94,8 @@ pub(crate) enum Phase {
 pub(crate) struct Conn {
     pub id: u64,
     pub peer: Atom,
-    tx: mpsc::UnboundedSender<Signal>,
-    rx: Mutex<Option<mpsc::UnboundedReceiver<Signal>>>,
+    tx: QueueTx,
+    rx: Mutex<Option<QueueRx>>,
     pub phase: watch::Sender<Phase>,
     /// Cancels the connection (disconnect) or the dial (simultaneous connect lost).
     pub kill: CancellationToken,
@@ -124,7 +125,7 @@ impl Conn {
     }
 
     pub(crate) fn new(id: u64, peer: Atom) -> Conn {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = signal_queue();
         Conn {
             id,
             peer,
@@ -149,7 +150,7 @@ impl Conn {
         }
     }
 
-    pub(crate) fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Signal>> {
+    pub(crate) fn take_queue(&self) -> Option<QueueRx> {
         self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -243,7 +244,7 @@ impl NodeInner {
             self.undeliverable(sig);
             return;
         }
-        if let Err(mpsc::error::SendError(sig)) = conn.tx.send(sig) {
+        if let Some(sig) = conn.tx.send(sig) {
             conn.queued.fetch_sub(1, Relaxed);
             self.undeliverable(sig);
         }
@@ -353,7 +354,7 @@ impl NodeInner {
     fn finish(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
-        queue: Option<mpsc::UnboundedReceiver<Signal>>,
+        queue: Option<QueueRx>,
         reason: DownReason,
         was_up: bool,
     ) {
@@ -369,7 +370,7 @@ impl NodeInner {
         let mut queue = queue.or_else(|| conn.take_queue());
         if let Some(q) = queue.as_mut() {
             q.close();
-            while let Ok(sig) = q.try_recv() {
+            while let Some(sig) = q.try_recv() {
                 self.undeliverable(sig);
             }
         }
@@ -384,12 +385,7 @@ impl NodeInner {
     }
 
     /// Runs an established connection until it ends.
-    pub(crate) async fn run(
-        self: Arc<Self>,
-        conn: Arc<Conn>,
-        est: Established,
-        queue: mpsc::UnboundedReceiver<Signal>,
-    ) {
+    pub(crate) async fn run(self: Arc<Self>, conn: Arc<Conn>, est: Established, queue: QueueRx) {
         let Established {
             reader,
             writer,
@@ -448,7 +444,7 @@ struct ConnIo<'a> {
     /// Bytes to write: big binaries by reference when the writer does
     /// vectored writes.
     wbuf: OutBuf,
-    queue: mpsc::UnboundedReceiver<Signal>,
+    queue: QueueRx,
     /// Encoding, fragmenting and ordering of outgoing signals.
     out: DistWriter,
     /// Header decoding and reassembly, when headers were negotiated.
@@ -578,11 +574,11 @@ impl ConnIo<'_> {
             let mut progressed = false;
             while self.wbuf.len() - mark < FRAGMENT_SIZE && self.wbuf.len() < WRITE_BATCH_BYTES {
                 match self.queue.try_recv() {
-                    Ok(sig) => {
+                    Some(sig) => {
                         self.out.push(sig, &mut self.wbuf);
                         progressed = true;
                     }
-                    Err(_) => break,
+                    None => break,
                 }
             }
             if self.out.next_fragment(&mut self.wbuf) {

@@ -21,6 +21,7 @@ mod handle;
 mod local;
 mod mailbox;
 pub(crate) mod process;
+mod queue;
 mod rpc;
 mod startup;
 
