@@ -1,9 +1,11 @@
 //! Connections to peer nodes: the table that dedupes dials, and the one task
 //! that owns each socket once the handshake is done.
 //!
-//! A [`Conn`] exists per peer from the first send on: signals queue in its
-//! channel while the dial and handshake run, and leave in order once the
-//! connection is up. Whichever socket wins (our dial, or the peer's dial on a
+//! A [`Conn`] exists per peer from the first send on: signals queue in it
+//! while the dial and handshake run, and leave in order once the
+//! connection is up; from then on each sender encodes its signals itself
+//! into the connection's pending bytes (`SendSide`), which the connection
+//! task writes. Whichever socket wins (our dial, or the peer's dial on a
 //! simultaneous connect) takes the queue. When the connection ends, every
 //! link and monitor that lived on it fires once (`sweep_connection`).
 
@@ -12,8 +14,7 @@ use super::{NameCache, NodeInner};
 use crate::dist::control::{self, Signal};
 use crate::dist::frame::{self, Frame, TICK};
 use crate::dist::header::{
-    DIST_FRAG_CONT, DIST_FRAG_HEADER, DIST_HEADER, DistCounters, DistReceiver, FRAGMENT_SIZE,
-    VERSION_MAGIC,
+    DIST_FRAG_CONT, DIST_FRAG_HEADER, DIST_HEADER, DistCounters, DistReceiver, VERSION_MAGIC,
 };
 use crate::dist::outbuf::{MAX_IO_SLICES, OutBuf};
 use crate::dist::writer::DistWriter;
@@ -28,7 +29,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Bytes of encoded output gathered before the connection stops taking more
-/// signals from its queue and writes: large enough that pipelined messages
+/// of what senders encoded and writes: large enough that pipelined messages
 /// leave in few syscalls, small enough to keep latency and memory low.
 pub const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
@@ -103,7 +104,7 @@ pub(crate) struct Conn {
     pub cancel_dial: CancellationToken,
     /// Set when an incoming handshake owns this Conn.
     incoming: std::sync::atomic::AtomicBool,
-    /// Signals queued and not yet taken by the connection task.
+    /// Signals queued or encoded and not yet taken by the connection task.
     queued: std::sync::atomic::AtomicUsize,
     /// Set when the connection is closed because its send queue is full.
     overloaded: std::sync::atomic::AtomicBool,
@@ -112,6 +113,32 @@ pub(crate) struct Conn {
     gone: std::sync::atomic::AtomicBool,
     /// Header traffic counters (atom cache, fragments).
     pub stats: Arc<DistCounters>,
+    /// The encoder, once the connection is up: senders encode their
+    /// signals straight into its pending bytes.
+    send: Mutex<SendSide>,
+    /// Wakes the connection task when the pending bytes stop being empty.
+    ready: tokio::sync::Notify,
+}
+
+/// The send side of an established connection, shared by the senders and
+/// the connection task. Before the connection is up (and after it is
+/// down) `writer` is `None` and signals wait in the Conn's queue; the task
+/// encodes what queued up and installs the writer under this lock, so the
+/// queue's signals go out before any that are encoded directly.
+///
+/// Encoding in the sender (as the BEAM does in the sending process) saves
+/// handing each signal, a few hundred bytes, through a queue to the
+/// connection task, and the queue's memory when senders run ahead.
+struct SendSide {
+    writer: Option<DistWriter>,
+    /// Encoded and not yet taken by the connection task.
+    pending: OutBuf,
+}
+
+impl Conn {
+    fn send_side(&self) -> std::sync::MutexGuard<'_, SendSide> {
+        self.send.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Conn {
@@ -139,6 +166,11 @@ impl Conn {
             overloaded: Default::default(),
             gone: Default::default(),
             stats: Default::default(),
+            send: Mutex::new(SendSide {
+                writer: None,
+                pending: OutBuf::new(true),
+            }),
+            ready: tokio::sync::Notify::new(),
         }
     }
 
@@ -244,9 +276,27 @@ impl NodeInner {
             self.undeliverable(sig);
             return;
         }
-        if let Some(sig) = conn.tx.send(sig) {
-            conn.queued.fetch_sub(1, Relaxed);
-            self.undeliverable(sig);
+        let mut side = conn.send_side();
+        let SendSide { writer, pending } = &mut *side;
+        match writer {
+            Some(w) => {
+                let was_empty = pending.is_empty();
+                w.push(sig, pending);
+                drop(side);
+                if was_empty {
+                    conn.ready.notify_one();
+                }
+            }
+            None => {
+                // Queued under the same lock, so a connection task that is
+                // installing its writer takes this signal first.
+                let refused = conn.tx.send(sig);
+                drop(side);
+                if let Some(sig) = refused {
+                    conn.queued.fetch_sub(1, Relaxed);
+                    self.undeliverable(sig);
+                }
+            }
         }
     }
 
@@ -385,7 +435,12 @@ impl NodeInner {
     }
 
     /// Runs an established connection until it ends.
-    pub(crate) async fn run(self: Arc<Self>, conn: Arc<Conn>, est: Established, queue: QueueRx) {
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        conn: Arc<Conn>,
+        est: Established,
+        mut queue: QueueRx,
+    ) {
         let Established {
             reader,
             writer,
@@ -399,20 +454,38 @@ impl NodeInner {
         });
         let header =
             flags.contains(DistFlags::DIST_HDR_ATOM_CACHE) || flags.contains(DistFlags::FRAGMENTS);
+        let vectored = writer.is_write_vectored();
+        {
+            // What queued while connecting goes first; from now on senders
+            // encode directly.
+            let mut out = DistWriter::new(flags, conn.peer.clone(), conn.stats.clone());
+            let mut pending = OutBuf::new(vectored);
+            let mut side = conn.send_side();
+            while let Some(sig) = queue.try_recv() {
+                out.push(sig, &mut pending);
+            }
+            *side = SendSide {
+                writer: Some(out),
+                pending,
+            };
+        }
         let mut io = ConnIo {
             node: &self,
             conn: &conn,
             rbuf: leftover,
-            wbuf: OutBuf::new(writer.is_write_vectored()),
-            queue,
-            out: DistWriter::new(flags, conn.peer.clone(), conn.stats.clone()),
+            wbuf: OutBuf::new(vectored),
             receiver: header.then(|| DistReceiver::new(self.cfg.max_frame_len, conn.stats.clone())),
             names: NameCache::default(),
         };
         let reason = io.run(reader, writer).await;
-        let ConnIo { queue, mut out, .. } = io;
+        // Senders queue again (and `finish` fails what they queue).
+        let out = {
+            let mut side = conn.send_side();
+            side.pending = OutBuf::new(true);
+            side.writer.take()
+        };
         // Signals that waited behind a message in fragments never went out.
-        for sig in out.take_held() {
+        for sig in out.map(|mut o| o.take_held()).unwrap_or_default() {
             self.undeliverable(sig);
         }
         self.finish(&conn, Some(queue), reason, true);
@@ -444,9 +517,6 @@ struct ConnIo<'a> {
     /// Bytes to write: big binaries by reference when the writer does
     /// vectored writes.
     wbuf: OutBuf,
-    queue: QueueRx,
-    /// Encoding, fragmenting and ordering of outgoing signals.
-    out: DistWriter,
     /// Header decoding and reassembly, when headers were negotiated.
     receiver: Option<DistReceiver>,
     /// The registered process that got this connection's last `REG_SEND`.
@@ -474,7 +544,7 @@ impl ConnIo<'_> {
             return r;
         }
         loop {
-            if self.wbuf.len() < WRITE_BATCH_BYTES && self.out.has_fragments() {
+            if self.wbuf.len() < WRITE_BATCH_BYTES {
                 self.fill();
             }
             if self.rbuf.capacity() - self.rbuf.len() < READ_BUFFER_BYTES / 4 {
@@ -499,14 +569,8 @@ impl ConnIo<'_> {
                         return DownReason::ConnectionClosed;
                     }
                 },
-                sig = self.queue.recv(), if want_queue => match sig {
-                    Some(sig) => {
-                        self.out.push(sig, &mut self.wbuf);
-                        self.fill();
-                    }
-                    // Cannot happen: the Conn holds a sender.
-                    None => return DownReason::Disconnect,
-                },
+                // More to take from the senders (taken at the loop's top).
+                _ = self.conn.ready.notified(), if want_queue => {},
                 w = writer.write_vectored(slices), if have_output => match w {
                     Ok(0) => return DownReason::ConnectionClosed,
                     Ok(n) => {
@@ -552,6 +616,7 @@ impl ConnIo<'_> {
     /// Writes what is buffered and closes, for a clean disconnect; bounded,
     /// because a peer that does not read would hold us forever.
     async fn flush_and_close(&mut self, writer: &mut Box<dyn AsyncWrite + Send + Unpin>) {
+        self.fill();
         let _ = tokio::time::timeout(FLUSH_ON_CLOSE_TIMEOUT, async {
             while !self.wbuf.is_empty() {
                 match writer.write(self.wbuf.chunk()).await {
@@ -564,31 +629,28 @@ impl ConnIo<'_> {
         .await;
     }
 
-    /// Moves queued signals and fragments of big messages into the write
-    /// buffer, up to [`WRITE_BATCH_BYTES`]. Queued signals go first, up to one
-    /// fragment's worth at a time, then one fragment: so small messages pass
-    /// big ones, and a stream of small ones cannot starve a big one.
+    /// Moves what senders encoded and fragments of big messages into the
+    /// write buffer, up to [`WRITE_BATCH_BYTES`]: everything encoded so far,
+    /// then one fragment, and again while there is room. So small messages
+    /// pass big ones, and a stream of small ones cannot starve a big one.
     fn fill(&mut self) {
+        let mut side = self.conn.send_side();
+        let SendSide { writer, pending } = &mut *side;
+        let Some(out) = writer.as_mut() else {
+            return;
+        };
         while self.wbuf.len() < WRITE_BATCH_BYTES {
-            let mark = self.wbuf.len();
-            let mut progressed = false;
-            while self.wbuf.len() - mark < FRAGMENT_SIZE && self.wbuf.len() < WRITE_BATCH_BYTES {
-                match self.queue.try_recv() {
-                    Some(sig) => {
-                        self.out.push(sig, &mut self.wbuf);
-                        progressed = true;
-                    }
-                    None => break,
-                }
-            }
-            if self.out.next_fragment(&mut self.wbuf) {
+            let mut progressed = !pending.is_empty();
+            self.wbuf.append(pending);
+            if out.next_fragment(&mut self.wbuf) {
                 progressed = true;
             }
             if !progressed {
                 break;
             }
         }
-        let taken = self.out.take_encoded();
+        let taken = out.take_encoded();
+        drop(side);
         self.conn
             .queued
             .fetch_sub(taken, std::sync::atomic::Ordering::Relaxed);

@@ -1,13 +1,10 @@
-//! The queue of signals waiting for a connection: many senders, one
-//! connection task, in order.
+//! The queue of signals waiting for a connection that is not up yet (dial
+//! or handshake under way): many senders, then the connection task, which
+//! encodes them all before senders start encoding their own signals.
 //!
-//! A mutex-protected deque that the connection task takes whole: a sender
-//! appends under a short lock (and wakes the task only when the queue was
-//! empty), and the task swaps the shared deque with its own empty one, so
-//! it locks once per batch rather than once per signal. A `Signal` is a few
-//! hundred bytes (its largest variant); a general channel moved it several
-//! times per message and allocated a block per 32 slots, which a stream of
-//! small messages paid for in copies and page faults.
+//! A mutex-protected deque that the receiver takes whole: a sender appends
+//! under a short lock, and the receiver swaps the shared deque with its own
+//! empty one, so it locks once per batch rather than once per signal.
 //!
 //! The semantics are those of an unbounded channel: sends fail once the
 //! receiver is closed or dropped, and a closed receiver still hands out
@@ -16,7 +13,6 @@
 use crate::dist::Signal;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::Notify;
 
 /// Capacity (in signals) the receiver's batch keeps once it is empty; a
 /// bigger one, left by a burst, is released so an idle connection does not
@@ -30,8 +26,6 @@ struct State {
 
 struct Shared {
     state: Mutex<State>,
-    /// Wakes the receiver when the queue stops being empty.
-    ready: Notify,
 }
 
 impl Shared {
@@ -60,7 +54,6 @@ pub(crate) fn signal_queue() -> (QueueTx, QueueRx) {
             items: VecDeque::new(),
             closed: false,
         }),
-        ready: Notify::new(),
     });
     (
         QueueTx {
@@ -82,12 +75,7 @@ impl QueueTx {
         if st.closed {
             return Some(sig);
         }
-        let was_empty = st.items.is_empty();
         st.items.push_back(sig);
-        drop(st);
-        if was_empty {
-            self.shared.ready.notify_one();
-        }
         None
     }
 }
@@ -105,24 +93,6 @@ impl QueueRx {
         std::mem::swap(&mut st.items, &mut self.batch);
         drop(st);
         self.batch.pop_front()
-    }
-
-    /// Waits for the next signal; `None` once the queue is closed and
-    /// empty. Cancel-safe: a signal is only taken when it is returned.
-    pub(crate) async fn recv(&mut self) -> Option<Signal> {
-        let shared = self.shared.clone();
-        loop {
-            // Made before the check, so a send between the check and the
-            // wait is not missed (it leaves a permit if nobody waits yet).
-            let ready = shared.ready.notified();
-            if let Some(sig) = self.try_recv() {
-                return Some(sig);
-            }
-            if shared.lock().closed {
-                return None;
-            }
-            ready.await;
-        }
     }
 
     /// Refuses further sends; what was queued can still be taken.
@@ -164,33 +134,24 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn order_batches_close_and_drop() {
+    #[test]
+    fn order_batches_close_and_drop() {
         let (tx, mut rx) = signal_queue();
         assert!(rx.try_recv().is_none());
         for i in 0..3 {
             assert!(tx.send(sig(i)).is_none());
         }
-        assert_eq!(num(rx.recv().await.unwrap()), 0);
+        assert_eq!(rx.try_recv().map(num), Some(0));
         // Sent while a batch is being handed out: after it.
         assert!(tx.send(sig(3)).is_none());
         let got: Vec<i64> = std::iter::from_fn(|| rx.try_recv()).map(num).collect();
         assert_eq!(got, vec![1, 2, 3]);
-        // A waiting receiver is woken by a send from another task.
-        let tx = Arc::new(tx);
-        let t2 = tx.clone();
-        let h = tokio::spawn(async move {
-            tokio::task::yield_now().await;
-            assert!(t2.send(sig(4)).is_none());
-        });
-        assert_eq!(num(rx.recv().await.unwrap()), 4);
-        h.await.unwrap();
         // Closed: queued signals still come out, new ones are refused.
         assert!(tx.send(sig(5)).is_none());
         rx.close();
         assert_eq!(tx.send(sig(6)).map(num), Some(6));
-        assert_eq!(num(rx.recv().await.unwrap()), 5);
-        assert!(rx.recv().await.is_none());
+        assert_eq!(rx.try_recv().map(num), Some(5));
+        assert!(rx.try_recv().is_none());
         // Dropped: refused too.
         let (tx, rx) = signal_queue();
         drop(rx);
