@@ -648,16 +648,14 @@ impl Out<'_, '_> {
     fn put_pid(&mut self, p: &Pid) -> Result<(), EncodeError> {
         self.buf.push(tag::NEW_PID_EXT);
         self.put_atom(&p.node)?;
-        let mut b = [0u8; 12];
-        for (d, s) in b.iter_mut().zip(
-            p.id.to_be_bytes()
-                .into_iter()
-                .chain(p.serial.to_be_bytes())
-                .chain(p.creation.to_be_bytes()),
-        ) {
-            *d = s;
-        }
-        self.buf.extend_from_slice(&b);
+        let (i, s, c) = (
+            p.id.to_be_bytes(),
+            p.serial.to_be_bytes(),
+            p.creation.to_be_bytes(),
+        );
+        self.buf.extend_from_slice(&[
+            i[0], i[1], i[2], i[3], s[0], s[1], s[2], s[3], c[0], c[1], c[2], c[3],
+        ]);
         Ok(())
     }
 

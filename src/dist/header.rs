@@ -537,9 +537,9 @@ impl Default for SendAtomCache {
 
 /// Cache slot of an atom: FNV-1a of its text. Any fixed function works, as
 /// the header names the slot; this one is cheap and spreads short names.
-fn slot_of(a: &Atom) -> usize {
+fn slot_of(text: &[u8]) -> usize {
     let mut h: u32 = 0x811c_9dc5;
-    for &b in a.as_bytes() {
+    for &b in text {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     (h as usize) % ATOM_CACHE_SLOTS
@@ -625,11 +625,13 @@ impl SendAtomCache {
 
 impl AtomCacheWriter for SendAtomCache {
     fn atom_ref(&mut self, atom: &Atom) -> Option<u8> {
-        let slot = slot_of(atom);
+        let text = atom.as_bytes();
+        let slot = slot_of(text);
         let cell = self.slots.get_mut(slot)?;
+        let holds = cell.as_ref().is_some_and(|a| a.as_bytes() == text);
         if self.stamp.get(slot) == Some(&self.generation) {
             // Used by this message: ours if it holds this very atom.
-            return if cell.as_ref() == Some(atom) {
+            return if holds {
                 self.index.get(slot).copied()
             } else {
                 None
@@ -639,7 +641,7 @@ impl AtomCacheWriter for SendAtomCache {
             return None;
         }
         let ix = self.refs.len() as u8;
-        let prev = if cell.as_ref() == Some(atom) {
+        let prev = if holds {
             None
         } else {
             Some(cell.replace(atom.clone()))

@@ -318,9 +318,12 @@ impl NodeInner {
     /// connection table up (a lock and a SipHash of the node name) only
     /// when the destination node changes or that connection has ended.
     pub(crate) fn route_message(self: &Arc<Self>, node: &Atom, sig: Signal, cache: &ConnCache) {
-        if *node == self.name || self.is_shutting_down() {
+        if *node == self.name {
             return self.route(node, sig);
         }
+        // A message pushed to a connection the node's shutdown is closing
+        // is dropped with it, as `route` would drop it: only a lookup needs
+        // the shutdown check.
         let mut slot = cache.0.lock().unwrap_or_else(|e| e.into_inner());
         match slot.as_ref() {
             Some(c) if !c.gone.load(std::sync::atomic::Ordering::Relaxed) && c.peer == *node => {
@@ -329,6 +332,7 @@ impl NodeInner {
                 // holding the cache's lock here cannot reenter it.
                 self.push(c, sig);
             }
+            _ if self.is_shutting_down() => self.undeliverable(sig),
             _ => {
                 let c = self.conn_for(node);
                 self.push(&c, sig);
