@@ -13,7 +13,7 @@
 use crate::handshake::DistFlags;
 use crate::term::{
     Atom, AtomCacheWriter, DecodeError, DecodeLimits, Decoder, EncodeError, MAX_ATOM_CHARS, Pid,
-    Reference, Term,
+    Reference, SHARE_MIN_BINARY, Term,
 };
 use bytes::Bytes;
 
@@ -861,17 +861,23 @@ fn decode_message_fast(body: &Bytes, refs: &[Atom], limits: &DecodeLimits) -> Op
         }
         _ => return None,
     };
-    if q.pos > body.len() {
-        return None;
-    }
-    let payload = body.slice(q.pos..);
-    let mut d = Decoder::shared(&payload)
-        .with_atom_refs(refs)
-        .with_limits(limits.clone());
-    let msg = d.term().ok()?;
-    if !d.is_at_end() {
-        return None;
-    }
+    let rest = body.get(q.pos..)?;
+    let msg = if rest.len() < SHARE_MIN_BINARY {
+        // Too short to hold a binary the shared decoder would share: the
+        // same term, without taking a handle on the buffer.
+        let mut d = Decoder::new(rest)
+            .with_atom_refs(refs)
+            .with_limits(limits.clone());
+        let msg = d.term().ok()?;
+        d.is_at_end().then_some(msg)?
+    } else {
+        let payload = body.slice(q.pos..);
+        let mut d = Decoder::shared(&payload)
+            .with_atom_refs(refs)
+            .with_limits(limits.clone());
+        let msg = d.term().ok()?;
+        d.is_at_end().then_some(msg)?
+    };
     Some(match head {
         MessageHead::Send(from, to) => Signal::Send { from, to, msg },
         MessageHead::RegSend(from, to) => Signal::RegSend { from, to, msg },
