@@ -560,25 +560,33 @@ impl DistReceiver {
 /// atom whose slot is taken by another atom of the same message is written in
 /// full, and at most [`MAX_ATOM_CACHE_REFS`] atoms are cached.
 pub struct SendAtomCache {
-    slots: Vec<Option<Atom>>,
-    /// `stamp[slot] == generation` when the slot is used by the current message.
-    stamp: Vec<u32>,
-    /// Reference index of the slot in the current message.
-    index: Vec<u8>,
+    slots: Vec<SendSlot>,
     generation: u32,
-    /// The current message's references: slot and the previous content when
-    /// the reference is a new entry (for [`SendAtomCache::rollback`]).
-    refs: Vec<(u16, Option<Option<Atom>>)>,
+    /// The current message's references: slot, and whether it is a new
+    /// entry.
+    refs: Vec<(u16, bool)>,
+    /// What the current message's new entries replaced, in order (for
+    /// [`SendAtomCache::rollback`]).
+    replaced: Vec<(u16, Option<Atom>)>,
+}
+
+/// One slot of a [`SendAtomCache`]: what one lookup reads, together.
+#[derive(Clone, Default)]
+struct SendSlot {
+    atom: Option<Atom>,
+    /// Equal to the cache's generation when the current message uses it.
+    stamp: u32,
+    /// Reference index of the slot in the current message.
+    index: u8,
 }
 
 impl Default for SendAtomCache {
     fn default() -> Self {
         SendAtomCache {
-            slots: vec![None; ATOM_CACHE_SLOTS],
-            stamp: vec![0; ATOM_CACHE_SLOTS],
-            index: vec![0; ATOM_CACHE_SLOTS],
+            slots: vec![SendSlot::default(); ATOM_CACHE_SLOTS],
             generation: 1,
             refs: Vec::new(),
+            replaced: Vec::new(),
         }
     }
 }
@@ -597,9 +605,10 @@ impl SendAtomCache {
     /// Starts a new message.
     pub fn begin(&mut self) {
         self.refs.clear();
+        self.replaced.clear();
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.slots.iter_mut().for_each(|s| s.stamp = 0);
             self.generation = 1;
         }
     }
@@ -607,11 +616,12 @@ impl SendAtomCache {
     /// Undoes the new entries of the current message, when it could not be
     /// encoded and will not be sent.
     pub fn rollback(&mut self) {
-        for (slot, prev) in self.refs.drain(..).rev() {
-            if let (Some(prev), Some(cell)) = (prev, self.slots.get_mut(usize::from(slot))) {
-                *cell = prev;
+        for (slot, prev) in self.replaced.drain(..).rev() {
+            if let Some(s) = self.slots.get_mut(usize::from(slot)) {
+                s.atom = prev;
             }
         }
+        self.refs.clear();
         self.generation = self.generation.wrapping_add(1);
     }
 
@@ -633,29 +643,33 @@ impl SendAtomCache {
         if n == 0 {
             return;
         }
-        let atom = |slot: u16| self.slots.get(usize::from(slot)).and_then(|a| a.as_ref());
+        let atom = |slot: u16| {
+            self.slots
+                .get(usize::from(slot))
+                .and_then(|s| s.atom.as_ref())
+        };
         let long = self
             .refs
             .iter()
-            .any(|(slot, prev)| prev.is_some() && atom(*slot).is_some_and(|a| a.len() > 255));
-        let flags_at = out.len();
-        out.resize(flags_at + n / 2 + 1, 0);
+            .any(|&(slot, new)| new && atom(slot).is_some_and(|a| a.len() > 255));
+        // One nibble per reference, then the long-atoms flag.
+        let mut flags = [0u8; MAX_ATOM_CACHE_REFS / 2 + 1];
         let mut set = |i: usize, v: u8| {
-            if let Some(b) = out.get_mut(flags_at + i / 2) {
+            if let Some(b) = flags.get_mut(i / 2) {
                 *b |= if i % 2 == 0 { v } else { v << 4 };
             }
         };
         let mut new = 0;
-        for (i, (slot, prev)) in self.refs.iter().enumerate() {
-            let is_new = prev.is_some();
+        for (i, &(slot, is_new)) in self.refs.iter().enumerate() {
             new += u64::from(is_new);
             set(i, (u8::from(is_new) << 3) | (slot >> 8) as u8);
         }
         set(n, u8::from(long));
-        for (slot, prev) in &self.refs {
+        out.extend_from_slice(flags.get(..n / 2 + 1).unwrap_or_default());
+        for &(slot, is_new) in &self.refs {
             out.push((slot & 0xff) as u8);
-            if prev.is_some() {
-                let text = atom(*slot).map(|a| a.as_bytes()).unwrap_or_default();
+            if is_new {
+                let text = atom(slot).map(|a| a.as_bytes()).unwrap_or_default();
                 if long {
                     out.extend_from_slice(&(text.len() as u16).to_be_bytes());
                 } else {
@@ -673,34 +687,32 @@ impl SendAtomCache {
 
 impl AtomCacheWriter for SendAtomCache {
     fn atom_ref(&mut self, atom: &Atom) -> Option<u8> {
+        let SendAtomCache {
+            slots,
+            generation,
+            refs,
+            replaced,
+        } = self;
         let text = atom.as_bytes();
         let slot = slot_of(text);
-        let cell = self.slots.get_mut(slot)?;
-        let holds = cell.as_ref().is_some_and(|a| a.as_bytes() == text);
-        if self.stamp.get(slot) == Some(&self.generation) {
+        let s = slots.get_mut(slot)?;
+        let holds = s.atom.as_ref().is_some_and(|a| a.as_bytes() == text);
+        if s.stamp == *generation {
             // Used by this message: ours if it holds this very atom.
-            return if holds {
-                self.index.get(slot).copied()
-            } else {
-                None
-            };
+            return holds.then_some(s.index);
         }
-        if self.refs.len() >= MAX_ATOM_CACHE_REFS {
+        if refs.len() >= MAX_ATOM_CACHE_REFS {
             return None;
         }
-        let ix = self.refs.len() as u8;
-        let prev = if holds {
-            None
-        } else {
-            Some(cell.replace(atom.clone()))
-        };
-        self.refs.push((slot as u16, prev));
-        if let Some(s) = self.stamp.get_mut(slot) {
-            *s = self.generation;
+        let ix = refs.len() as u8;
+        // Below ATOM_CACHE_SLOTS, so it fits.
+        let slot = slot as u16;
+        if !holds {
+            replaced.push((slot, s.atom.replace(atom.clone())));
         }
-        if let Some(i) = self.index.get_mut(slot) {
-            *i = ix;
-        }
+        s.stamp = *generation;
+        s.index = ix;
+        refs.push((slot, !holds));
         Some(ix)
     }
 }
