@@ -103,6 +103,7 @@ impl DistWriter {
     /// Appends the packets for `sig` to `out`, or holds it behind a message
     /// of the same sender that is still in fragments. A signal that cannot be
     /// encoded is dropped with a log line.
+    #[inline]
     pub fn push(&mut self, sig: Signal, out: &mut OutBuf) {
         if !self.inflight.is_empty() {
             let key = sig.sender();
@@ -112,7 +113,9 @@ impl DistWriter {
             }
         }
         self.encoded += 1;
-        if let Err(e) = self.encode(sig, out) {
+        // Encoded by reference (a `Signal` is a few hundred bytes, and a
+        // move through a call is a copy); dropped here once encoded.
+        if let Err(e) = self.encode(&sig, out) {
             tracing::warn!(peer = %self.peer, "message not sent: {e}");
         }
     }
@@ -169,10 +172,10 @@ impl DistWriter {
             .collect()
     }
 
-    fn encode(&mut self, sig: Signal, out: &mut OutBuf) -> Result<(), crate::term::EncodeError> {
+    fn encode(&mut self, sig: &Signal, out: &mut OutBuf) -> Result<(), crate::term::EncodeError> {
         if !self.header {
             self.plain.clear();
-            let r = control::encode_frame(&sig, self.flags, &mut self.plain);
+            let r = control::encode_frame(sig, self.flags, &mut self.plain);
             out.extend_from_slice(&self.plain);
             if self.plain.capacity() > SCRATCH_KEEP_BYTES {
                 self.plain = Vec::new();
@@ -189,7 +192,7 @@ impl DistWriter {
         }
         let cache = self.cache.as_mut().map(|c| c as &mut dyn AtomCacheWriter);
         let ctrl_len = match control::encode_dist_body_spliced(
-            &sig,
+            sig,
             self.flags,
             &mut self.scratch,
             cache,
@@ -215,9 +218,6 @@ impl DistWriter {
         } else {
             None
         };
-        // The term is no longer needed: its big binaries live on in
-        // `splices` until they are written.
-        drop(sig);
         // The control term always goes whole into the first fragment.
         let first_len = if fragmented {
             ctrl_len.max(FRAGMENT_SIZE).min(body_len)
