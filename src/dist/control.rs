@@ -12,7 +12,8 @@
 
 use crate::handshake::DistFlags;
 use crate::term::{
-    Atom, AtomCacheWriter, DecodeError, DecodeLimits, Decoder, EncodeError, Pid, Reference, Term,
+    Atom, AtomCacheWriter, DecodeError, DecodeLimits, Decoder, EncodeError, MAX_ATOM_CHARS, Pid,
+    Reference, SHARE_MIN_BINARY, Term,
 };
 use bytes::Bytes;
 
@@ -62,6 +63,18 @@ mod altact {
 
 /// Pass-through message marker (PROTOCOL.md §3.2).
 pub const PASS_THROUGH: u8 = 112;
+
+/// External term format tags the message fast paths read and write
+/// (`erl_ext_dist`); everything else goes through the general codec.
+mod tag {
+    pub const ATOM_CACHE_REF: u8 = 82;
+    pub const NEW_PID_EXT: u8 = 88;
+    pub const SMALL_INTEGER_EXT: u8 = 97;
+    pub const SMALL_TUPLE_EXT: u8 = 104;
+    pub const SMALL_ATOM_EXT: u8 = 115;
+    pub const ATOM_UTF8_EXT: u8 = 118;
+    pub const SMALL_ATOM_UTF8_EXT: u8 = 119;
+}
 
 /// The target of a monitor: a pid, or a registered name on the peer's node.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -629,16 +642,51 @@ impl Out<'_, '_> {
         t.encode_body_spliced(self.buf, cache, splices)
     }
 
+    /// Writes a pid of the control term directly, byte for byte as
+    /// [`Term::encode_body_spliced`] writes it (`NEW_PID_EXT`), without
+    /// building a term and an encoder for it.
     fn put_pid(&mut self, p: &Pid) -> Result<(), EncodeError> {
-        self.put(&Term::Pid(p.clone()))
+        self.buf.push(tag::NEW_PID_EXT);
+        self.put_atom(&p.node)?;
+        let (i, s, c) = (
+            p.id.to_be_bytes(),
+            p.serial.to_be_bytes(),
+            p.creation.to_be_bytes(),
+        );
+        self.buf.extend_from_slice(&[
+            i[0], i[1], i[2], i[3], s[0], s[1], s[2], s[3], c[0], c[1], c[2], c[3],
+        ]);
+        Ok(())
     }
 
     fn put_ref(&mut self, r: &Reference) -> Result<(), EncodeError> {
         self.put(&Term::Ref(r.clone()))
     }
 
+    /// Writes an atom of the control term directly, as the encoder does
+    /// (minor version 2): an atom cache reference when the cache takes it,
+    /// else `SMALL_ATOM_UTF8_EXT` (or `ATOM_UTF8_EXT` past 255 bytes).
     fn put_atom(&mut self, a: &Atom) -> Result<(), EncodeError> {
-        self.put(&Term::Atom(a.clone()))
+        if let Some(c) = self.cache.as_deref_mut() {
+            if let Some(i) = c.atom_ref(a) {
+                self.buf.extend_from_slice(&[tag::ATOM_CACHE_REF, i]);
+                return Ok(());
+            }
+        }
+        if a.write_small_utf8_ext(tag::SMALL_ATOM_UTF8_EXT, self.buf) {
+            return Ok(());
+        }
+        let b = a.as_bytes();
+        if let Ok(n) = u8::try_from(b.len()) {
+            self.buf.extend_from_slice(&[tag::SMALL_ATOM_UTF8_EXT, n]);
+        } else {
+            // At most 255 characters, so at most 1020 bytes: fits in 16 bits.
+            let n = b.len().min(MAX_ATOM_CHARS * 4) as u16;
+            self.buf.push(tag::ATOM_UTF8_EXT);
+            self.buf.extend_from_slice(&n.to_be_bytes());
+        }
+        self.buf.extend_from_slice(b);
+        Ok(())
     }
 
     /// Starts a control tuple: `[131,] SMALL_TUPLE_EXT, arity, SMALL_INTEGER_EXT, op`.
@@ -744,6 +792,18 @@ pub fn decode_dist_body(
     refs: &[Atom],
     limits: &DecodeLimits,
 ) -> Result<Signal, ControlError> {
+    if let Some(sig) = decode_message_fast(body, refs, limits) {
+        return Ok(sig);
+    }
+    decode_dist_body_general(body, refs, limits)
+}
+
+/// [`decode_dist_body`] without its message fast path.
+fn decode_dist_body_general(
+    body: &Bytes,
+    refs: &[Atom],
+    limits: &DecodeLimits,
+) -> Result<Signal, ControlError> {
     let mut d = Decoder::shared(body)
         .with_atom_refs(refs)
         .with_limits(limits.clone());
@@ -756,6 +816,135 @@ pub fn decode_dist_body(
         });
     }
     Signal::from_terms(ctrl, payload)
+}
+
+/// The control message of a message signal, read by the fast path.
+enum MessageHead {
+    Send(Option<Pid>, Pid),
+    RegSend(Pid, Atom),
+}
+
+/// The common case of [`decode_dist_body`]: a `SEND`, `SEND_SENDER` or
+/// `REG_SEND` whose control tuple holds only short ASCII atoms (or atom
+/// cache references) and `NEW_PID_EXT` pids with such node names. The
+/// control tuple is read in place, without building and dropping it as a
+/// term; the payload goes through the general decoder. `None` for anything
+/// else or any error: the caller then decodes the general way, so the
+/// result (and every error) is the same as without this path.
+fn decode_message_fast(body: &Bytes, refs: &[Atom], limits: &DecodeLimits) -> Option<Signal> {
+    let mut q = Quick {
+        buf: body,
+        pos: 0,
+        refs,
+    };
+    if q.u8()? != tag::SMALL_TUPLE_EXT {
+        return None;
+    }
+    let arity = q.u8()?;
+    if q.u8()? != tag::SMALL_INTEGER_EXT {
+        return None;
+    }
+    let head = match (q.u8()?, arity) {
+        (op::SEND_SENDER, 3) => {
+            let from = q.pid()?;
+            MessageHead::Send(Some(from), q.pid()?)
+        }
+        (op::REG_SEND, 4) => {
+            let from = q.pid()?;
+            // The unused element: '' on every OTP release.
+            q.atom()?;
+            MessageHead::RegSend(from, q.atom()?)
+        }
+        (op::SEND, 3) => {
+            q.atom()?;
+            MessageHead::Send(None, q.pid()?)
+        }
+        _ => return None,
+    };
+    let rest = body.get(q.pos..)?;
+    let msg = if rest.len() < SHARE_MIN_BINARY {
+        // Too short to hold a binary the shared decoder would share: the
+        // same term, without taking a handle on the buffer.
+        let mut d = Decoder::new(rest)
+            .with_atom_refs(refs)
+            .with_limits(limits.clone());
+        let msg = d.term().ok()?;
+        d.is_at_end().then_some(msg)?
+    } else {
+        let payload = body.slice(q.pos..);
+        let mut d = Decoder::shared(&payload)
+            .with_atom_refs(refs)
+            .with_limits(limits.clone());
+        let msg = d.term().ok()?;
+        d.is_at_end().then_some(msg)?
+    };
+    Some(match head {
+        MessageHead::Send(from, to) => Signal::Send { from, to, msg },
+        MessageHead::RegSend(from, to) => Signal::RegSend { from, to, msg },
+    })
+}
+
+/// A cursor over a control tuple for [`decode_message_fast`]. It reads the
+/// forms the general decoder's small-term path reads, into the same values,
+/// and gives up on anything else.
+struct Quick<'b> {
+    buf: &'b [u8],
+    pos: usize,
+    refs: &'b [Atom],
+}
+
+impl Quick<'_> {
+    #[inline]
+    fn u8(&mut self) -> Option<u8> {
+        let b = *self.buf.get(self.pos)?;
+        self.pos += 1;
+        Some(b)
+    }
+
+    #[inline]
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let s = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
+        self.pos += n;
+        Some(s)
+    }
+
+    #[inline]
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    /// An atom cache reference, or an inline-sized ASCII small atom.
+    #[inline]
+    fn atom(&mut self) -> Option<Atom> {
+        match self.u8()? {
+            tag::ATOM_CACHE_REF => {
+                let i = self.u8()?;
+                self.refs.get(usize::from(i)).cloned()
+            }
+            tag::SMALL_ATOM_UTF8_EXT | tag::SMALL_ATOM_EXT => {
+                let n = usize::from(self.u8()?);
+                Atom::from_short_ascii(self.take(n)?)
+            }
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn pid(&mut self) -> Option<Pid> {
+        if self.u8()? != tag::NEW_PID_EXT {
+            return None;
+        }
+        let node = self.atom()?;
+        let id = self.u32()?;
+        let serial = self.u32()?;
+        let creation = self.u32()?;
+        Some(Pid {
+            node,
+            id,
+            serial,
+            creation,
+        })
+    }
 }
 
 fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Out<'_, '_>) -> Result<(), EncodeError> {
@@ -908,6 +1097,232 @@ fn encode_body(sig: &Signal, flags: DistFlags, out: &mut Out<'_, '_>) -> Result<
             out.put_pid(to)?;
             out.put(&Term::Int(i64::from(*f)))?;
             out.put(result)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::header::SendAtomCache;
+
+    fn pid(node: &str, id: u32) -> Pid {
+        Pid {
+            node: Atom::from(node),
+            id,
+            serial: 3,
+            creation: 0x1234_5678,
+        }
+    }
+
+    fn payloads() -> Vec<Term> {
+        vec![
+            Term::tuple(vec![Term::atom("seq"), Term::Int(123_456)]),
+            Term::Int(-5),
+            Term::NIL,
+            Term::Binary(Bytes::from(vec![7u8; 300])),
+            Term::List((0..40).map(Term::Int).collect()),
+            Term::atom("a_rather_long_atom_name_of_more_than_22_bytes"),
+        ]
+    }
+
+    /// Control tuples of every shape the fast path takes, and of shapes it
+    /// leaves to the general decoder.
+    fn controls() -> Vec<Term> {
+        let long = "node_with_a_name_longer_than_inline@host";
+        let mut v = Vec::new();
+        for node in ["a@h", long, "n\u{f8}de@h"] {
+            let p = Term::Pid(pid(node, 9));
+            v.push(Term::tuple(vec![
+                Term::Int(6),
+                p.clone(),
+                Term::atom(""),
+                Term::atom("sink"),
+            ]));
+            v.push(Term::tuple(vec![
+                Term::Int(22),
+                p.clone(),
+                Term::Pid(pid("b@h", 1)),
+            ]));
+            v.push(Term::tuple(vec![Term::Int(2), Term::atom(""), p.clone()]));
+            // Odd but accepted: a non-atom in the unused element.
+            v.push(Term::tuple(vec![
+                Term::Int(6),
+                p.clone(),
+                Term::Int(1),
+                Term::atom("sink"),
+            ]));
+            v.push(Term::tuple(vec![Term::Int(2), Term::NIL, p.clone()]));
+            // Wrong types and arities: errors, the same either way.
+            v.push(Term::tuple(vec![
+                Term::Int(6),
+                p.clone(),
+                Term::atom(""),
+                Term::Int(1),
+            ]));
+            v.push(Term::tuple(vec![Term::Int(22), p.clone()]));
+            v.push(Term::tuple(vec![Term::Int(22), Term::atom("x"), p.clone()]));
+            v.push(Term::tuple(vec![Term::Int(1), p.clone(), p.clone()]));
+            v.push(Term::tuple(vec![Term::Int(300), p.clone(), p.clone()]));
+        }
+        v
+    }
+
+    /// Encodes a control term and payload as after a distribution header,
+    /// through a fresh atom cache when `cached`; returns the body and the
+    /// atoms of its references.
+    fn body(ctrl: &Term, payload: Option<&Term>, cached: bool) -> (Bytes, Vec<Atom>) {
+        let mut cache = SendAtomCache::default();
+        cache.begin();
+        let mut out = Vec::new();
+        let mut refs = Vec::new();
+        for t in [Some(ctrl), payload].into_iter().flatten() {
+            let c = cached.then_some(&mut cache as &mut dyn AtomCacheWriter);
+            t.encode_body_spliced(&mut out, c, None).unwrap();
+        }
+        if cached {
+            let mut hdr = Vec::new();
+            cache.write_refs(&mut hdr, &Default::default());
+            // Resolve the references the way the receiver does.
+            let mut rx = crate::dist::header::DistReceiver::new(usize::MAX, Default::default());
+            let mut pkt = vec![131, 68];
+            pkt.extend_from_slice(&hdr);
+            pkt.extend_from_slice(&out);
+            let m = rx.receive(&Bytes::from(pkt)).unwrap().unwrap();
+            refs = m.refs.to_vec();
+        }
+        (Bytes::from(out), refs)
+    }
+
+    #[test]
+    fn message_fast_path_decodes_as_the_general_decoder() {
+        let lim = DecodeLimits::default();
+        let mut fast_hits = 0;
+        for ctrl in controls() {
+            for payload in payloads().iter().map(Some).chain([None]) {
+                for cached in [false, true] {
+                    let (b, refs) = body(&ctrl, payload, cached);
+                    let want = decode_dist_body_general(&b, &refs, &lim);
+                    assert_eq!(
+                        decode_dist_body(&b, &refs, &lim),
+                        want,
+                        "{ctrl} {payload:?}"
+                    );
+                    fast_hits += usize::from(decode_message_fast(&b, &refs, &lim).is_some());
+                    // Every cut and every single-byte change: same result.
+                    for cut in 0..b.len() {
+                        let t = b.slice(..cut);
+                        assert_eq!(
+                            decode_dist_body(&t, &refs, &lim),
+                            decode_dist_body_general(&t, &refs, &lim)
+                        );
+                    }
+                    for i in 0..b.len().min(64) {
+                        for x in [0u8, 1, 82, 88, 97, 104, 115, 119, 255] {
+                            let mut v = b.to_vec();
+                            v[i] = x;
+                            let t = Bytes::from(v);
+                            assert_eq!(
+                                decode_dist_body(&t, &refs, &lim),
+                                decode_dist_body_general(&t, &refs, &lim),
+                                "byte {i} set to {x}"
+                            );
+                        }
+                    }
+                    // Too few references for the body.
+                    if !refs.is_empty() {
+                        let short = &refs[..refs.len() - 1];
+                        assert_eq!(
+                            decode_dist_body(&b, short, &lim),
+                            decode_dist_body_general(&b, short, &lim)
+                        );
+                    }
+                }
+            }
+        }
+        assert!(fast_hits > 20, "the fast path was taken {fast_hits} times");
+    }
+
+    #[test]
+    fn control_pids_and_atoms_are_written_as_the_encoder_writes_them() {
+        let long = "x".repeat(200);
+        let very_long = "\u{e9}".repeat(200);
+        let flags = DistFlags::RECOMMENDED_HIDDEN;
+        for node in [
+            "a@h",
+            "node_with_a_name_longer_than_inline@host",
+            &long,
+            &very_long,
+        ] {
+            let (p, q) = (pid(node, 1), pid("b@h", 2));
+            for name in ["sink", "", &long, &very_long] {
+                let msg = Term::tuple(vec![Term::atom("seq"), Term::atom(node), Term::Int(1)]);
+                let cases = [
+                    (
+                        Signal::RegSend {
+                            from: p.clone(),
+                            to: Atom::from(name),
+                            msg: msg.clone(),
+                        },
+                        Term::tuple(vec![
+                            Term::Int(6),
+                            Term::Pid(p.clone()),
+                            Term::atom(""),
+                            Term::atom(name),
+                        ]),
+                    ),
+                    (
+                        Signal::Send {
+                            from: Some(p.clone()),
+                            to: q.clone(),
+                            msg: msg.clone(),
+                        },
+                        Term::tuple(vec![
+                            Term::Int(22),
+                            Term::Pid(p.clone()),
+                            Term::Pid(q.clone()),
+                        ]),
+                    ),
+                ];
+                for (sig, ctrl) in cases {
+                    // Caches that take everything, nothing, or fill up.
+                    for limit in [0, 1, 2, 255] {
+                        let mut a = Limited(SendAtomCache::default(), limit, 0);
+                        let mut b = Limited(SendAtomCache::default(), limit, 0);
+                        a.0.begin();
+                        b.0.begin();
+                        let mut got = Vec::new();
+                        let n = encode_dist_body(&sig, flags, &mut got, Some(&mut a)).unwrap();
+                        let mut want = Vec::new();
+                        ctrl.encode_body_spliced(&mut want, Some(&mut b), None)
+                            .unwrap();
+                        assert_eq!(n, want.len());
+                        msg.encode_body_spliced(&mut want, Some(&mut b), None)
+                            .unwrap();
+                        assert_eq!(got, want, "{sig:?}, cache limit {limit}");
+                    }
+                    let mut got = Vec::new();
+                    encode_frame(&sig, flags, &mut got).unwrap();
+                    let mut want = vec![PASS_THROUGH, 131];
+                    ctrl.encode_body_spliced(&mut want, None, None).unwrap();
+                    want.push(131);
+                    msg.encode_body_spliced(&mut want, None, None).unwrap();
+                    assert_eq!(got[4..], want[..]);
+                }
+            }
+        }
+    }
+
+    /// An atom cache that takes at most `.1` atoms per message.
+    struct Limited(SendAtomCache, usize, usize);
+
+    impl AtomCacheWriter for Limited {
+        fn atom_ref(&mut self, atom: &Atom) -> Option<u8> {
+            if self.2 >= self.1 {
+                return None;
+            }
+            self.2 += 1;
+            self.0.atom_ref(atom)
         }
     }
 }

@@ -228,18 +228,30 @@ impl Default for RecvAtomCache {
     }
 }
 
+/// A position of [`DistReceiver`]'s reference memo that names no slot.
+const NO_SLOT: u16 = u16::MAX;
+
 impl RecvAtomCache {
     /// Reads `NumberOfAtomCacheRefs, [Flags], [AtomCacheRefs]` at the cursor,
     /// updating the cache and putting the message's atoms in `refs`.
+    ///
+    /// `memo[i]` is the slot `refs[i]` was read from, as long as that slot
+    /// has not been overwritten since: a reference to the same slot at the
+    /// same position (a stream of messages between the same processes
+    /// repeats its header) keeps the atom already in `refs` instead of
+    /// cloning it again. Pass an empty `memo` to fill `refs` from scratch.
     fn read_refs(
         &mut self,
         c: &mut Cursor<'_>,
         refs: &mut Vec<Atom>,
+        memo: &mut Vec<u16>,
         counters: &DistCounters,
     ) -> Result<(), HeaderError> {
-        refs.clear();
+        // Taken, so that an error leaves no memo behind.
+        let mut known = std::mem::take(memo);
         let n = usize::from(c.u8("the number of atom cache references")?);
         if n == 0 {
+            refs.clear();
             return Ok(());
         }
         let flags = c.take(n / 2 + 1, "the atom cache flags")?;
@@ -253,6 +265,8 @@ impl RecvAtomCache {
             let f = nibble(i);
             let internal = usize::from(c.u8("an atom cache reference")?);
             let slot = usize::from(f & 7) * 256 + internal;
+            // Below 8 * 256, so it fits, and is never NO_SLOT.
+            let slot16 = slot as u16;
             let cell = self
                 .slots
                 .get_mut(slot)
@@ -269,17 +283,38 @@ impl RecvAtomCache {
                     .and_then(|s| Atom::new(s).ok())
                     .ok_or(HeaderError::BadAtom { slot })?;
                 *cell = Some(atom.clone());
-                refs.push(atom);
+                // Positions that hold the slot's old atom are stale now.
+                for k in known.iter_mut().filter(|k| **k == slot16) {
+                    *k = NO_SLOT;
+                }
+                put(refs, i, atom);
+                put(&mut known, i, slot16);
                 new += 1;
             } else {
-                let atom = cell.clone().ok_or(HeaderError::EmptySlot { slot })?;
-                refs.push(atom);
+                let same = known.get(i) == Some(&slot16) && i < refs.len();
+                if !same {
+                    let atom = cell.clone().ok_or(HeaderError::EmptySlot { slot })?;
+                    put(refs, i, atom);
+                    put(&mut known, i, slot16);
+                }
                 old += 1;
             }
         }
+        refs.truncate(n);
+        known.truncate(n);
+        *memo = known;
         counters.atom_refs_received_new.fetch_add(new, Relaxed);
         counters.atom_refs_received_cached.fetch_add(old, Relaxed);
         Ok(())
+    }
+}
+
+/// Sets `v[i]`, or appends when `i` is its length (positions are filled
+/// in order).
+fn put<T>(v: &mut Vec<T>, i: usize, x: T) {
+    match v.get_mut(i) {
+        Some(d) => *d = x,
+        None => v.push(x),
     }
 }
 
@@ -302,6 +337,8 @@ struct Partial {
 pub struct DistReceiver {
     cache: RecvAtomCache,
     refs: Vec<Atom>,
+    /// The slot each of `refs` came from (see [`RecvAtomCache::read_refs`]).
+    ref_slots: Vec<u16>,
     partial: HashMap<u64, Partial>,
     /// Bytes held in `partial`.
     held: usize,
@@ -332,6 +369,7 @@ impl DistReceiver {
         DistReceiver {
             cache: RecvAtomCache::default(),
             refs: Vec::new(),
+            ref_slots: Vec::new(),
             partial: HashMap::new(),
             held: 0,
             max_len,
@@ -365,8 +403,12 @@ impl DistReceiver {
         let kind = c.u8("the header kind")?;
         match kind {
             DIST_HEADER => {
-                self.cache
-                    .read_refs(&mut c, &mut self.refs, &self.counters)?;
+                self.cache.read_refs(
+                    &mut c,
+                    &mut self.refs,
+                    &mut self.ref_slots,
+                    &self.counters,
+                )?;
                 Ok(Some(Message {
                     body: frame.slice(c.pos..),
                     refs: &self.refs,
@@ -386,8 +428,13 @@ impl DistReceiver {
                 if self.partial.contains_key(&seq) {
                     return Err(HeaderError::DuplicateSequence { seq });
                 }
+                // Entries this header adds may replace atoms `self.refs`
+                // holds, and `self.refs` may be replaced below: forget which
+                // slots they came from.
+                self.ref_slots.clear();
                 let mut refs = Vec::new();
-                self.cache.read_refs(&mut c, &mut refs, &self.counters)?;
+                self.cache
+                    .read_refs(&mut c, &mut refs, &mut Vec::new(), &self.counters)?;
                 let body = frame.slice(c.pos..);
                 if frag == 1 {
                     self.refs = refs;
@@ -477,6 +524,7 @@ impl DistReceiver {
                 // The rest (empty) keeps a handle on the memory for reuse.
                 self.spare = p.buf;
                 self.refs = p.refs;
+                self.ref_slots.clear();
                 self.counters.fragmented_received.fetch_add(1, Relaxed);
                 Ok(Some(Message {
                     body,
@@ -512,34 +560,42 @@ impl DistReceiver {
 /// atom whose slot is taken by another atom of the same message is written in
 /// full, and at most [`MAX_ATOM_CACHE_REFS`] atoms are cached.
 pub struct SendAtomCache {
-    slots: Vec<Option<Atom>>,
-    /// `stamp[slot] == generation` when the slot is used by the current message.
-    stamp: Vec<u32>,
-    /// Reference index of the slot in the current message.
-    index: Vec<u8>,
+    slots: Vec<SendSlot>,
     generation: u32,
-    /// The current message's references: slot and the previous content when
-    /// the reference is a new entry (for [`SendAtomCache::rollback`]).
-    refs: Vec<(u16, Option<Option<Atom>>)>,
+    /// The current message's references: slot, and whether it is a new
+    /// entry.
+    refs: Vec<(u16, bool)>,
+    /// What the current message's new entries replaced, in order (for
+    /// [`SendAtomCache::rollback`]).
+    replaced: Vec<(u16, Option<Atom>)>,
+}
+
+/// One slot of a [`SendAtomCache`]: what one lookup reads, together.
+#[derive(Clone, Default)]
+struct SendSlot {
+    atom: Option<Atom>,
+    /// Equal to the cache's generation when the current message uses it.
+    stamp: u32,
+    /// Reference index of the slot in the current message.
+    index: u8,
 }
 
 impl Default for SendAtomCache {
     fn default() -> Self {
         SendAtomCache {
-            slots: vec![None; ATOM_CACHE_SLOTS],
-            stamp: vec![0; ATOM_CACHE_SLOTS],
-            index: vec![0; ATOM_CACHE_SLOTS],
+            slots: vec![SendSlot::default(); ATOM_CACHE_SLOTS],
             generation: 1,
             refs: Vec::new(),
+            replaced: Vec::new(),
         }
     }
 }
 
 /// Cache slot of an atom: FNV-1a of its text. Any fixed function works, as
 /// the header names the slot; this one is cheap and spreads short names.
-fn slot_of(a: &Atom) -> usize {
+fn slot_of(text: &[u8]) -> usize {
     let mut h: u32 = 0x811c_9dc5;
-    for &b in a.as_bytes() {
+    for &b in text {
         h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     (h as usize) % ATOM_CACHE_SLOTS
@@ -549,9 +605,10 @@ impl SendAtomCache {
     /// Starts a new message.
     pub fn begin(&mut self) {
         self.refs.clear();
+        self.replaced.clear();
         self.generation = self.generation.wrapping_add(1);
         if self.generation == 0 {
-            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.slots.iter_mut().for_each(|s| s.stamp = 0);
             self.generation = 1;
         }
     }
@@ -559,11 +616,12 @@ impl SendAtomCache {
     /// Undoes the new entries of the current message, when it could not be
     /// encoded and will not be sent.
     pub fn rollback(&mut self) {
-        for (slot, prev) in self.refs.drain(..).rev() {
-            if let (Some(prev), Some(cell)) = (prev, self.slots.get_mut(usize::from(slot))) {
-                *cell = prev;
+        for (slot, prev) in self.replaced.drain(..).rev() {
+            if let Some(s) = self.slots.get_mut(usize::from(slot)) {
+                s.atom = prev;
             }
         }
+        self.refs.clear();
         self.generation = self.generation.wrapping_add(1);
     }
 
@@ -585,29 +643,33 @@ impl SendAtomCache {
         if n == 0 {
             return;
         }
-        let atom = |slot: u16| self.slots.get(usize::from(slot)).and_then(|a| a.as_ref());
+        let atom = |slot: u16| {
+            self.slots
+                .get(usize::from(slot))
+                .and_then(|s| s.atom.as_ref())
+        };
         let long = self
             .refs
             .iter()
-            .any(|(slot, prev)| prev.is_some() && atom(*slot).is_some_and(|a| a.len() > 255));
-        let flags_at = out.len();
-        out.resize(flags_at + n / 2 + 1, 0);
+            .any(|&(slot, new)| new && atom(slot).is_some_and(|a| a.len() > 255));
+        // One nibble per reference, then the long-atoms flag.
+        let mut flags = [0u8; MAX_ATOM_CACHE_REFS / 2 + 1];
         let mut set = |i: usize, v: u8| {
-            if let Some(b) = out.get_mut(flags_at + i / 2) {
+            if let Some(b) = flags.get_mut(i / 2) {
                 *b |= if i % 2 == 0 { v } else { v << 4 };
             }
         };
         let mut new = 0;
-        for (i, (slot, prev)) in self.refs.iter().enumerate() {
-            let is_new = prev.is_some();
+        for (i, &(slot, is_new)) in self.refs.iter().enumerate() {
             new += u64::from(is_new);
             set(i, (u8::from(is_new) << 3) | (slot >> 8) as u8);
         }
         set(n, u8::from(long));
-        for (slot, prev) in &self.refs {
+        out.extend_from_slice(flags.get(..n / 2 + 1).unwrap_or_default());
+        for &(slot, is_new) in &self.refs {
             out.push((slot & 0xff) as u8);
-            if prev.is_some() {
-                let text = atom(*slot).map(|a| a.as_bytes()).unwrap_or_default();
+            if is_new {
+                let text = atom(slot).map(|a| a.as_bytes()).unwrap_or_default();
                 if long {
                     out.extend_from_slice(&(text.len() as u16).to_be_bytes());
                 } else {
@@ -625,32 +687,32 @@ impl SendAtomCache {
 
 impl AtomCacheWriter for SendAtomCache {
     fn atom_ref(&mut self, atom: &Atom) -> Option<u8> {
-        let slot = slot_of(atom);
-        let cell = self.slots.get_mut(slot)?;
-        if self.stamp.get(slot) == Some(&self.generation) {
+        let SendAtomCache {
+            slots,
+            generation,
+            refs,
+            replaced,
+        } = self;
+        let text = atom.as_bytes();
+        let slot = slot_of(text);
+        let s = slots.get_mut(slot)?;
+        let holds = s.atom.as_ref().is_some_and(|a| a.as_bytes() == text);
+        if s.stamp == *generation {
             // Used by this message: ours if it holds this very atom.
-            return if cell.as_ref() == Some(atom) {
-                self.index.get(slot).copied()
-            } else {
-                None
-            };
+            return holds.then_some(s.index);
         }
-        if self.refs.len() >= MAX_ATOM_CACHE_REFS {
+        if refs.len() >= MAX_ATOM_CACHE_REFS {
             return None;
         }
-        let ix = self.refs.len() as u8;
-        let prev = if cell.as_ref() == Some(atom) {
-            None
-        } else {
-            Some(cell.replace(atom.clone()))
-        };
-        self.refs.push((slot as u16, prev));
-        if let Some(s) = self.stamp.get_mut(slot) {
-            *s = self.generation;
+        let ix = refs.len() as u8;
+        // Below ATOM_CACHE_SLOTS, so it fits.
+        let slot = slot as u16;
+        if !holds {
+            replaced.push((slot, s.atom.replace(atom.clone())));
         }
-        if let Some(i) = self.index.get_mut(slot) {
-            *i = ix;
-        }
+        s.stamp = *generation;
+        s.index = ix;
+        refs.push((slot, !holds));
         Some(ix)
     }
 }
@@ -658,6 +720,102 @@ impl AtomCacheWriter for SendAtomCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A header that replaces a slot and then refers to it again (no
+    /// OTP sender does that, a hostile one may): the reference memo must
+    /// not hand out the slot's old atom.
+    #[test]
+    fn reference_memo_forgets_a_replaced_slot() {
+        let mut rx = DistReceiver::new(usize::MAX, Arc::default());
+        let atoms = |rx: &mut DistReceiver, pkt: &[u8]| -> Vec<String> {
+            let m = rx.receive(&Bytes::copy_from_slice(pkt)).unwrap().unwrap();
+            m.refs.iter().map(|a| a.to_string()).collect()
+        };
+        // Slot 1 = a, slot 2 = x (both new).
+        let first = [131, 68, 2, 0x88, 0x00, 1, 1, b'a', 2, 1, b'x', 97, 0];
+        assert_eq!(atoms(&mut rx, &first), ["a", "x"]);
+        // The same header again: both from the memo.
+        let again = [131, 68, 2, 0x00, 0x00, 1, 2, 97, 0];
+        assert_eq!(atoms(&mut rx, &again), ["a", "x"]);
+        // Slot 2 becomes y at position 0, then position 1 refers to slot 2.
+        let replace = [131, 68, 2, 0x08, 0x00, 2, 1, b'y', 2, 97, 0];
+        assert_eq!(atoms(&mut rx, &replace), ["y", "y"]);
+        assert_eq!(atoms(&mut rx, &again), ["a", "y"]);
+        // A header that fails half way leaves no memo behind.
+        let bad = [131, 68, 2, 0x00, 0x00, 1];
+        assert!(rx.receive(&Bytes::copy_from_slice(&bad)).is_err());
+        assert_eq!(atoms(&mut rx, &again), ["a", "y"]);
+    }
+
+    /// Messages whose atoms come from a set larger than the cache, so
+    /// slots are replaced all the time, some big enough to go in
+    /// fragments: every one arrives with its own atoms, whatever the
+    /// receiver remembered from the messages before.
+    #[test]
+    fn reference_memo_follows_replaced_slots_and_fragments() {
+        use crate::dist::control::{Signal, decode_dist_body};
+        use crate::dist::outbuf::OutBuf;
+        use crate::dist::writer::DistWriter;
+        use crate::handshake::DistFlags;
+        use crate::term::{Pid, Term};
+        let flags =
+            DistFlags::RECOMMENDED_HIDDEN | DistFlags::FRAGMENTS | DistFlags::DIST_HDR_ATOM_CACHE;
+        let mut w = DistWriter::new(flags, Atom::from("b@h"), Arc::default());
+        let mut rx = DistReceiver::new(usize::MAX, Arc::default());
+        let mut seed: u64 = 7;
+        let mut next = move |m: u64| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            (seed >> 33) % m
+        };
+        for round in 0..3000u64 {
+            let mut out = OutBuf::new(true);
+            let mut sent = Vec::new();
+            // Runs of identical headers, then changes.
+            let k = 1 + next(4);
+            for _ in 0..k {
+                let atoms: Vec<Term> = (0..next(6))
+                    .map(|_| Term::atom(&format!("a{}", next(3000))))
+                    .collect();
+                let mut items = vec![Term::atom("seq"), Term::List(atoms)];
+                if next(50) == 0 {
+                    items.push(Term::Binary(bytes::Bytes::from(vec![
+                        1u8;
+                        3 * FRAGMENT_SIZE
+                    ])));
+                }
+                let sig = Signal::RegSend {
+                    from: Pid {
+                        node: Atom::from(format!("n{}@h", next(3)).as_str()),
+                        id: 1,
+                        serial: 0,
+                        creation: 1,
+                    },
+                    to: Atom::from(format!("to{}", next(5)).as_str()),
+                    msg: Term::Tuple(items),
+                };
+                w.push(sig.clone(), &mut out);
+                sent.push(sig);
+            }
+            while w.next_fragment(&mut out) {}
+            let mut buf = bytes::BytesMut::from(&out.to_vec()[..]);
+            let mut got = Vec::new();
+            while let Some(crate::dist::Frame::Data(b)) =
+                crate::dist::frame::next_frame(&mut buf, usize::MAX).unwrap()
+            {
+                if let Some(m) = rx.receive(&b).unwrap() {
+                    got.push(decode_dist_body(&m.body, m.refs, &Default::default()).unwrap());
+                }
+            }
+            // Other senders' messages pass one in fragments: compare in
+            // a fixed order.
+            let key = |v: &[Signal]| {
+                let mut k: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
+                k.sort();
+                k
+            };
+            assert!(key(&got) == key(&sent), "round {round}: atoms changed");
+        }
+    }
 
     fn recv() -> DistReceiver {
         DistReceiver::new(1000, Arc::default())

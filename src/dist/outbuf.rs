@@ -74,6 +74,25 @@ impl OutBuf {
         self.segs.push_back(b);
     }
 
+    /// Moves everything in `other` to the end of this buffer, leaving
+    /// `other` empty (with this buffer's spare capacity, when this one was
+    /// empty: the two are swapped).
+    pub fn append(&mut self, other: &mut OutBuf) {
+        if other.is_empty() {
+            return;
+        }
+        if self.is_empty() && self.share == other.share {
+            std::mem::swap(self, other);
+            return;
+        }
+        for b in other.segs.drain(..) {
+            self.push_bytes(b);
+        }
+        self.extend_from_slice(&other.tail);
+        other.tail.clear();
+        other.len = 0;
+    }
+
     /// Fills `dst` with the next pieces to write; returns how many.
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         let pieces = self
@@ -220,6 +239,22 @@ mod tests {
         assert_eq!(o.chunk(), b"d");
         o.advance(1);
         assert!(o.is_empty());
+        // Appending: swapped when empty, moved in order otherwise.
+        let mut a = OutBuf::new(true);
+        let mut b = OutBuf::new(true);
+        b.extend_from_slice(b"xy");
+        a.append(&mut b);
+        assert!(b.is_empty());
+        b.extend_from_slice(b"z");
+        b.push_bytes(Bytes::from(vec![5u8; SPLICE_MIN_BYTES]));
+        b.extend_from_slice(b"w");
+        a.append(&mut b);
+        assert!(b.is_empty() && b.to_vec().is_empty());
+        let mut want = b"xyz".to_vec();
+        want.extend(vec![5u8; SPLICE_MIN_BYTES]);
+        want.push(b'w');
+        assert_eq!(a.to_vec(), want);
+        assert_eq!(a.len(), want.len());
         // Copying mode keeps one piece.
         let mut o = OutBuf::new(false);
         o.push_bytes(Bytes::from(vec![7u8; SPLICE_MIN_BYTES]));

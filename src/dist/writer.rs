@@ -103,14 +103,19 @@ impl DistWriter {
     /// Appends the packets for `sig` to `out`, or holds it behind a message
     /// of the same sender that is still in fragments. A signal that cannot be
     /// encoded is dropped with a log line.
+    #[inline]
     pub fn push(&mut self, sig: Signal, out: &mut OutBuf) {
-        let key = sig.sender().cloned();
-        if let Some(o) = self.inflight.iter_mut().find(|o| o.key == key) {
-            o.held.push_back(sig);
-            return;
+        if !self.inflight.is_empty() {
+            let key = sig.sender();
+            if let Some(o) = self.inflight.iter_mut().find(|o| o.key.as_ref() == key) {
+                o.held.push_back(sig);
+                return;
+            }
         }
         self.encoded += 1;
-        if let Err(e) = self.encode(sig, key, out) {
+        // Encoded by reference (a `Signal` is a few hundred bytes, and a
+        // move through a call is a copy); dropped here once encoded.
+        if let Err(e) = self.encode(&sig, out) {
             tracing::warn!(peer = %self.peer, "message not sent: {e}");
         }
     }
@@ -167,15 +172,10 @@ impl DistWriter {
             .collect()
     }
 
-    fn encode(
-        &mut self,
-        sig: Signal,
-        key: Option<Pid>,
-        out: &mut OutBuf,
-    ) -> Result<(), crate::term::EncodeError> {
+    fn encode(&mut self, sig: &Signal, out: &mut OutBuf) -> Result<(), crate::term::EncodeError> {
         if !self.header {
             self.plain.clear();
-            let r = control::encode_frame(&sig, self.flags, &mut self.plain);
+            let r = control::encode_frame(sig, self.flags, &mut self.plain);
             out.extend_from_slice(&self.plain);
             if self.plain.capacity() > SCRATCH_KEEP_BYTES {
                 self.plain = Vec::new();
@@ -192,7 +192,7 @@ impl DistWriter {
         }
         let cache = self.cache.as_mut().map(|c| c as &mut dyn AtomCacheWriter);
         let ctrl_len = match control::encode_dist_body_spliced(
-            &sig,
+            sig,
             self.flags,
             &mut self.scratch,
             cache,
@@ -206,15 +206,18 @@ impl DistWriter {
                 return Err(e);
             }
         };
-        // The term is no longer needed: its big binaries live on in
-        // `splices` until they are written.
-        drop(sig);
         let body_len = self
             .splices
             .iter()
             .map(|(_, b)| b.len())
             .fold(self.scratch.len(), usize::saturating_add);
         let fragmented = self.fragments && body_len > FRAGMENT_SIZE;
+        // Later signals of this sender wait behind a message in fragments.
+        let key = if fragmented {
+            sig.sender().cloned()
+        } else {
+            None
+        };
         // The control term always goes whole into the first fragment.
         let first_len = if fragmented {
             ctrl_len.max(FRAGMENT_SIZE).min(body_len)

@@ -1,18 +1,20 @@
 //! Connections to peer nodes: the table that dedupes dials, and the one task
 //! that owns each socket once the handshake is done.
 //!
-//! A [`Conn`] exists per peer from the first send on: signals queue in its
-//! channel while the dial and handshake run, and leave in order once the
-//! connection is up. Whichever socket wins (our dial, or the peer's dial on a
+//! A [`Conn`] exists per peer from the first send on: signals queue in it
+//! while the dial and handshake run, and leave in order once the
+//! connection is up; from then on each sender encodes its signals itself
+//! into the connection's pending bytes (`SendSide`), which the connection
+//! task writes. Whichever socket wins (our dial, or the peer's dial on a
 //! simultaneous connect) takes the queue. When the connection ends, every
 //! link and monitor that lived on it fires once (`sweep_connection`).
 
-use super::NodeInner;
+use super::queue::{QueueRx, QueueTx, signal_queue};
+use super::{NameCache, NodeInner};
 use crate::dist::control::{self, Signal};
 use crate::dist::frame::{self, Frame, TICK};
 use crate::dist::header::{
-    DIST_FRAG_CONT, DIST_FRAG_HEADER, DIST_HEADER, DistCounters, DistReceiver, FRAGMENT_SIZE,
-    VERSION_MAGIC,
+    DIST_FRAG_CONT, DIST_FRAG_HEADER, DIST_HEADER, DistCounters, DistReceiver, VERSION_MAGIC,
 };
 use crate::dist::outbuf::{MAX_IO_SLICES, OutBuf};
 use crate::dist::writer::DistWriter;
@@ -20,15 +22,14 @@ use crate::handshake::DistFlags;
 use crate::term::Atom;
 use bytes::BytesMut;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// Bytes of encoded output gathered before the connection stops taking more
-/// signals from its queue and writes: large enough that pipelined messages
+/// of what senders encoded and writes: large enough that pipelined messages
 /// leave in few syscalls, small enough to keep latency and memory low.
 pub const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
@@ -94,8 +95,8 @@ pub(crate) enum Phase {
 pub(crate) struct Conn {
     pub id: u64,
     pub peer: Atom,
-    tx: mpsc::UnboundedSender<Signal>,
-    rx: Mutex<Option<mpsc::UnboundedReceiver<Signal>>>,
+    tx: QueueTx,
+    rx: Mutex<Option<QueueRx>>,
     pub phase: watch::Sender<Phase>,
     /// Cancels the connection (disconnect) or the dial (simultaneous connect lost).
     pub kill: CancellationToken,
@@ -103,12 +104,41 @@ pub(crate) struct Conn {
     pub cancel_dial: CancellationToken,
     /// Set when an incoming handshake owns this Conn.
     incoming: std::sync::atomic::AtomicBool,
-    /// Signals queued and not yet taken by the connection task.
+    /// Signals queued or encoded and not yet taken by the connection task.
     queued: std::sync::atomic::AtomicUsize,
     /// Set when the connection is closed because its send queue is full.
     overloaded: std::sync::atomic::AtomicBool,
+    /// Set once the Conn is out of the node's table (finished, or refused
+    /// from the start): a [`ConnCache`] holding it looks the peer up again.
+    gone: std::sync::atomic::AtomicBool,
     /// Header traffic counters (atom cache, fragments).
     pub stats: Arc<DistCounters>,
+    /// The encoder, once the connection is up: senders encode their
+    /// signals straight into its pending bytes.
+    send: Mutex<SendSide>,
+    /// Wakes the connection task when the pending bytes stop being empty.
+    ready: tokio::sync::Notify,
+}
+
+/// The send side of an established connection, shared by the senders and
+/// the connection task. Before the connection is up (and after it is
+/// down) `writer` is `None` and signals wait in the Conn's queue; the task
+/// encodes what queued up and installs the writer under this lock, so the
+/// queue's signals go out before any that are encoded directly.
+///
+/// Encoding in the sender (as the BEAM does in the sending process) saves
+/// handing each signal, a few hundred bytes, through a queue to the
+/// connection task, and the queue's memory when senders run ahead.
+struct SendSide {
+    writer: Option<DistWriter>,
+    /// Encoded and not yet taken by the connection task.
+    pending: OutBuf,
+}
+
+impl Conn {
+    fn send_side(&self) -> std::sync::MutexGuard<'_, SendSide> {
+        self.send.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl Conn {
@@ -122,7 +152,7 @@ impl Conn {
     }
 
     pub(crate) fn new(id: u64, peer: Atom) -> Conn {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = signal_queue();
         Conn {
             id,
             peer,
@@ -134,7 +164,13 @@ impl Conn {
             incoming: Default::default(),
             queued: Default::default(),
             overloaded: Default::default(),
+            gone: Default::default(),
             stats: Default::default(),
+            send: Mutex::new(SendSide {
+                writer: None,
+                pending: OutBuf::new(true),
+            }),
+            ready: tokio::sync::Notify::new(),
         }
     }
 
@@ -146,7 +182,7 @@ impl Conn {
         }
     }
 
-    pub(crate) fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Signal>> {
+    pub(crate) fn take_queue(&self) -> Option<QueueRx> {
         self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -165,6 +201,11 @@ impl Conn {
         }
     }
 }
+
+/// The connection a sender (a [`super::Mailbox`]) used last; see
+/// [`NodeInner::route_message`].
+#[derive(Default)]
+pub(crate) struct ConnCache(Mutex<Option<Arc<Conn>>>);
 
 /// Node events, as `net_kernel:monitor_nodes/2` reports them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,6 +237,7 @@ impl NodeInner {
             tracing::warn!(peer = %peer, limit = self.cfg.max_connections, "not connecting: the node has max_connections connections");
             // A Conn that is down from the start: whatever is pushed to it
             // gets the no-connection treatment.
+            c.gone.store(true, std::sync::atomic::Ordering::Relaxed);
             c.phase.send_replace(Phase::Down(DownReason::ConnectFailed(
                 "max_connections reached".into(),
             )));
@@ -234,9 +276,27 @@ impl NodeInner {
             self.undeliverable(sig);
             return;
         }
-        if let Err(mpsc::error::SendError(sig)) = conn.tx.send(sig) {
-            conn.queued.fetch_sub(1, Relaxed);
-            self.undeliverable(sig);
+        let mut side = conn.send_side();
+        let SendSide { writer, pending } = &mut *side;
+        match writer {
+            Some(w) => {
+                let was_empty = pending.is_empty();
+                w.push(sig, pending);
+                drop(side);
+                if was_empty {
+                    conn.ready.notify_one();
+                }
+            }
+            None => {
+                // Queued under the same lock, so a connection task that is
+                // installing its writer takes this signal first.
+                let refused = conn.tx.send(sig);
+                drop(side);
+                if let Some(sig) = refused {
+                    conn.queued.fetch_sub(1, Relaxed);
+                    self.undeliverable(sig);
+                }
+            }
         }
     }
 
@@ -249,6 +309,35 @@ impl NodeInner {
         } else {
             let c = self.conn_for(node);
             self.push(&c, sig);
+        }
+    }
+
+    /// Sends a message signal (`SEND`, `REG_SEND`, `ALIAS_SEND`) to `node`
+    /// like [`NodeInner::route`], through `cache`: the connection this
+    /// sender used last, so a stream of messages to one peer looks the
+    /// connection table up (a lock and a SipHash of the node name) only
+    /// when the destination node changes or that connection has ended.
+    pub(crate) fn route_message(self: &Arc<Self>, node: &Atom, sig: Signal, cache: &ConnCache) {
+        if *node == self.name {
+            return self.route(node, sig);
+        }
+        // A message pushed to a connection the node's shutdown is closing
+        // is dropped with it, as `route` would drop it: only a lookup needs
+        // the shutdown check.
+        let mut slot = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some(c) if !c.gone.load(std::sync::atomic::Ordering::Relaxed) && c.peer == *node => {
+                // A message the connection cannot take is dropped by
+                // `push` (undeliverable does nothing for messages), so
+                // holding the cache's lock here cannot reenter it.
+                self.push(c, sig);
+            }
+            _ if self.is_shutting_down() => self.undeliverable(sig),
+            _ => {
+                let c = self.conn_for(node);
+                self.push(&c, sig);
+                *slot = Some(c);
+            }
         }
     }
 
@@ -319,7 +408,7 @@ impl NodeInner {
     fn finish(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
-        queue: Option<mpsc::UnboundedReceiver<Signal>>,
+        queue: Option<QueueRx>,
         reason: DownReason,
         was_up: bool,
     ) {
@@ -328,13 +417,14 @@ impl NodeInner {
             if conns.get(&conn.peer).is_some_and(|c| c.id == conn.id) {
                 conns.remove(&conn.peer);
             }
+            conn.gone.store(true, std::sync::atomic::Ordering::Relaxed);
         }
         conn.phase.send_replace(Phase::Down(reason.clone()));
         // Anything still queued (or queued from now on) cannot go out.
         let mut queue = queue.or_else(|| conn.take_queue());
         if let Some(q) = queue.as_mut() {
             q.close();
-            while let Ok(sig) = q.try_recv() {
+            while let Some(sig) = q.try_recv() {
                 self.undeliverable(sig);
             }
         }
@@ -353,7 +443,7 @@ impl NodeInner {
         self: Arc<Self>,
         conn: Arc<Conn>,
         est: Established,
-        queue: mpsc::UnboundedReceiver<Signal>,
+        mut queue: QueueRx,
     ) {
         let Established {
             reader,
@@ -368,19 +458,38 @@ impl NodeInner {
         });
         let header =
             flags.contains(DistFlags::DIST_HDR_ATOM_CACHE) || flags.contains(DistFlags::FRAGMENTS);
+        let vectored = writer.is_write_vectored();
+        {
+            // What queued while connecting goes first; from now on senders
+            // encode directly.
+            let mut out = DistWriter::new(flags, conn.peer.clone(), conn.stats.clone());
+            let mut pending = OutBuf::new(vectored);
+            let mut side = conn.send_side();
+            while let Some(sig) = queue.try_recv() {
+                out.push(sig, &mut pending);
+            }
+            *side = SendSide {
+                writer: Some(out),
+                pending,
+            };
+        }
         let mut io = ConnIo {
             node: &self,
             conn: &conn,
             rbuf: leftover,
-            wbuf: OutBuf::new(writer.is_write_vectored()),
-            queue,
-            out: DistWriter::new(flags, conn.peer.clone(), conn.stats.clone()),
+            wbuf: OutBuf::new(vectored),
             receiver: header.then(|| DistReceiver::new(self.cfg.max_frame_len, conn.stats.clone())),
+            names: NameCache::default(),
         };
         let reason = io.run(reader, writer).await;
-        let ConnIo { queue, mut out, .. } = io;
+        // Senders queue again (and `finish` fails what they queue).
+        let out = {
+            let mut side = conn.send_side();
+            side.pending = OutBuf::new(true);
+            side.writer.take()
+        };
         // Signals that waited behind a message in fragments never went out.
-        for sig in out.take_held() {
+        for sig in out.map(|mut o| o.take_held()).unwrap_or_default() {
             self.undeliverable(sig);
         }
         self.finish(&conn, Some(queue), reason, true);
@@ -412,11 +521,10 @@ struct ConnIo<'a> {
     /// Bytes to write: big binaries by reference when the writer does
     /// vectored writes.
     wbuf: OutBuf,
-    queue: mpsc::UnboundedReceiver<Signal>,
-    /// Encoding, fragmenting and ordering of outgoing signals.
-    out: DistWriter,
     /// Header decoding and reassembly, when headers were negotiated.
     receiver: Option<DistReceiver>,
+    /// The registered process that got this connection's last `REG_SEND`.
+    names: NameCache,
 }
 
 impl ConnIo<'_> {
@@ -447,7 +555,7 @@ impl ConnIo<'_> {
             return r;
         }
         loop {
-            if self.wbuf.len() < WRITE_BATCH_BYTES && self.out.has_fragments() {
+            if self.wbuf.len() < WRITE_BATCH_BYTES {
                 self.fill();
             }
             if self.rbuf.capacity() - self.rbuf.len() < READ_BUFFER_BYTES / 4 {
@@ -463,7 +571,6 @@ impl ConnIo<'_> {
                     Ok(0) => return DownReason::ConnectionClosed,
                     Ok(_) => {
                         last_read = Instant::now();
-                        self.quiet_queue();
                         if let Err(r) = self.process_frames(&mut wrote_since_peer_tick) {
                             return r;
                         }
@@ -473,14 +580,8 @@ impl ConnIo<'_> {
                         return DownReason::ConnectionClosed;
                     }
                 },
-                sig = self.queue.recv(), if want_queue => match sig {
-                    Some(sig) => {
-                        self.out.push(sig, &mut self.wbuf);
-                        self.fill();
-                    }
-                    // Cannot happen: the Conn holds a sender.
-                    None => return DownReason::Disconnect,
-                },
+                // More to take from the senders (taken at the loop's top).
+                _ = self.conn.ready.notified(), if want_queue => {},
                 w = writer.write_vectored(slices), if have_output => match w {
                     Ok(0) => return DownReason::ConnectionClosed,
                     Ok(n) => {
@@ -523,32 +624,10 @@ impl ConnIo<'_> {
         }
     }
 
-    /// Takes this task's waker off the send queue before received frames are
-    /// handled. Handling a frame often queues a signal on this very
-    /// connection (a spawn reply, an erpc result computed in place); with the
-    /// task's own waker registered, that push would wake the running task,
-    /// which tokio treats as a yield: the task is queued again and another
-    /// worker thread is woken to steal it — a futex wake-up and a thread hop
-    /// per request, for a queue the loop looks at right afterwards anyway.
-    /// Polling the queue with a waker that does nothing replaces the
-    /// registration (taking what is already queued, in order); the loop's
-    /// next `select!` polls the queue again (or, while the write buffer is
-    /// full, as soon as a write makes room), which registers the real waker
-    /// before the task can sleep.
-    fn quiet_queue(&mut self) {
-        let mut cx = Context::from_waker(Waker::noop());
-        while self.wbuf.len() < WRITE_BATCH_BYTES {
-            match self.queue.poll_recv(&mut cx) {
-                Poll::Ready(Some(sig)) => self.out.push(sig, &mut self.wbuf),
-                Poll::Ready(None) | Poll::Pending => break,
-            }
-        }
-        self.fill();
-    }
-
     /// Writes what is buffered and closes, for a clean disconnect; bounded,
     /// because a peer that does not read would hold us forever.
     async fn flush_and_close(&mut self, writer: &mut Box<dyn AsyncWrite + Send + Unpin>) {
+        self.fill();
         let _ = tokio::time::timeout(FLUSH_ON_CLOSE_TIMEOUT, async {
             while !self.wbuf.is_empty() {
                 match writer.write(self.wbuf.chunk()).await {
@@ -561,31 +640,28 @@ impl ConnIo<'_> {
         .await;
     }
 
-    /// Moves queued signals and fragments of big messages into the write
-    /// buffer, up to [`WRITE_BATCH_BYTES`]. Queued signals go first, up to one
-    /// fragment's worth at a time, then one fragment: so small messages pass
-    /// big ones, and a stream of small ones cannot starve a big one.
+    /// Moves what senders encoded and fragments of big messages into the
+    /// write buffer, up to [`WRITE_BATCH_BYTES`]: everything encoded so far,
+    /// then one fragment, and again while there is room. So small messages
+    /// pass big ones, and a stream of small ones cannot starve a big one.
     fn fill(&mut self) {
+        let mut side = self.conn.send_side();
+        let SendSide { writer, pending } = &mut *side;
+        let Some(out) = writer.as_mut() else {
+            return;
+        };
         while self.wbuf.len() < WRITE_BATCH_BYTES {
-            let mark = self.wbuf.len();
-            let mut progressed = false;
-            while self.wbuf.len() - mark < FRAGMENT_SIZE && self.wbuf.len() < WRITE_BATCH_BYTES {
-                match self.queue.try_recv() {
-                    Ok(sig) => {
-                        self.out.push(sig, &mut self.wbuf);
-                        progressed = true;
-                    }
-                    Err(_) => break,
-                }
-            }
-            if self.out.next_fragment(&mut self.wbuf) {
+            let mut progressed = !pending.is_empty();
+            self.wbuf.append(pending);
+            if out.next_fragment(&mut self.wbuf) {
                 progressed = true;
             }
             if !progressed {
                 break;
             }
         }
-        let taken = self.out.take_encoded();
+        let taken = out.take_encoded();
+        drop(side);
         self.conn
             .queued
             .fetch_sub(taken, std::sync::atomic::Ordering::Relaxed);
@@ -644,8 +720,18 @@ impl ConnIo<'_> {
                                     return Err(DownReason::ProtocolError(why));
                                 }
                             }
-                            self.node
-                                .handle_signal(sig, Some((&self.conn.peer, self.conn.id)));
+                            let via = Some((&self.conn.peer, self.conn.id));
+                            match sig {
+                                Signal::RegSend { from, to, msg } => {
+                                    match self.node.whereis_cached(&to, &mut self.names) {
+                                        Some(p) => p.deliver(msg),
+                                        None => self
+                                            .node
+                                            .handle_signal(Signal::RegSend { from, to, msg }, via),
+                                    }
+                                }
+                                sig => self.node.handle_signal(sig, via),
+                            }
                         }
                         Err(e) => {
                             tracing::warn!(peer = %self.conn.peer, "{e}; closing the connection");

@@ -2,6 +2,7 @@
 //! process semantics (links, monitors, exits, aliases, registered names).
 
 use super::NodeInner;
+use super::conn::ConnCache;
 use super::local::atom_term;
 use super::process::{LOCAL, MonitorOut, Proc};
 use crate::dist::{ProcRef, Signal};
@@ -109,6 +110,8 @@ pub struct Mailbox {
     pub(crate) proc: Arc<Proc>,
     /// Messages passed over by a selective receive, oldest first.
     saved: VecDeque<Term>,
+    /// The connection this process sent to last.
+    conn: ConnCache,
 }
 
 impl fmt::Debug for Mailbox {
@@ -125,6 +128,7 @@ impl Mailbox {
             node,
             proc,
             saved: VecDeque::new(),
+            conn: ConnCache::default(),
         }
     }
 
@@ -268,7 +272,8 @@ impl Mailbox {
     /// Sends `msg` to `to`, like Erlang's `!`. Never fails: as in Erlang, a
     /// message to a process or node that does not exist is dropped.
     pub fn send(&self, to: impl Into<Dest>, msg: Term) {
-        self.node.send_from(&self.proc.pid, to.into(), msg);
+        self.node
+            .send_from(&self.proc.pid, to.into(), msg, &self.conn);
     }
 
     /// Sets `process_flag(trap_exit, Flag)`; returns the old value.
@@ -608,8 +613,8 @@ impl NodeInner {
         reference
     }
 
-    /// Sends on behalf of `from`.
-    pub(crate) fn send_from(self: &Arc<Self>, from: &Pid, to: Dest, msg: Term) {
+    /// Sends on behalf of `from`; `cache` is the sender's last connection.
+    pub(crate) fn send_from(self: &Arc<Self>, from: &Pid, to: Dest, msg: Term, cache: &ConnCache) {
         match to {
             Dest::Pid(pid) => {
                 if pid.node == self.name {
@@ -617,13 +622,14 @@ impl NodeInner {
                         p.deliver(msg);
                     }
                 } else {
-                    self.route(
+                    self.route_message(
                         &pid.node.clone(),
                         Signal::Send {
                             from: Some(from.clone()),
                             to: pid,
                             msg,
                         },
+                        cache,
                     );
                 }
             }
@@ -638,13 +644,14 @@ impl NodeInner {
                         p.deliver(msg);
                     }
                 } else {
-                    self.route(
+                    self.route_message(
                         &node,
                         Signal::RegSend {
                             from: from.clone(),
                             to: name,
                             msg,
                         },
+                        cache,
                     );
                 }
             }
@@ -654,13 +661,14 @@ impl NodeInner {
                         p.deliver(msg);
                     }
                 } else {
-                    self.route(
+                    self.route_message(
                         &alias.node.clone(),
                         Signal::AliasSend {
                             from: from.clone(),
                             alias,
                             msg,
                         },
+                        cache,
                     );
                 }
             }

@@ -21,6 +21,7 @@ mod handle;
 mod local;
 mod mailbox;
 pub(crate) mod process;
+mod queue;
 mod rpc;
 mod startup;
 
@@ -154,6 +155,9 @@ pub(crate) struct NodeInner {
     pub cfg: Config,
     procs: Mutex<FastMap<(u32, u32), Arc<Proc>>>,
     names: Mutex<FastMap<Atom, Arc<Proc>>>,
+    /// Bumped, under the `names` lock, whenever a name is registered or
+    /// removed: a [`NameCache`] filled at an older value may be stale.
+    names_gen: AtomicU64,
     aliases: Mutex<FastMap<Reference, Arc<Proc>>>,
     pub(crate) conns: Mutex<HashMap<Atom, Arc<Conn>>>,
     pub(crate) events: broadcast::Sender<NodeEvent>,
@@ -172,6 +176,12 @@ pub(crate) struct NodeInner {
     /// The group leader handed to processes this node spawns on peers.
     pub(crate) io_server: std::sync::OnceLock<Pid>,
 }
+
+/// The registered process a connection delivered to last, with the name
+/// and the node's name-table generation it was looked up at (see
+/// [`NodeInner::whereis_cached`]).
+#[derive(Default)]
+pub(crate) struct NameCache(Option<(Atom, Arc<Proc>, u64)>);
 
 /// Pid numbers: 15 bits of id and 13 of serial, the ranges every OTP
 /// release accepts (V4_NC allows 32 bits each, but older peers do not).
@@ -199,6 +209,7 @@ impl NodeInner {
             cfg,
             procs: Mutex::default(),
             names: Mutex::default(),
+            names_gen: AtomicU64::new(0),
             aliases: Mutex::default(),
             conns: Mutex::default(),
             events: broadcast::channel(NODE_EVENT_BUFFER).0,
@@ -287,6 +298,24 @@ impl NodeInner {
             .cloned()
     }
 
+    /// [`NodeInner::whereis`] through `cache`, which holds the name looked
+    /// up last: a stream of messages to one registered name takes the
+    /// table's lock only when a name has been registered or removed since.
+    pub(crate) fn whereis_cached<'c>(
+        &self,
+        name: &Atom,
+        cache: &'c mut NameCache,
+    ) -> Option<&'c Arc<Proc>> {
+        // Read before the table, so an entry filled while the table changes
+        // carries the older value and is looked up again next time.
+        let generation = self.names_gen.load(Ordering::Acquire);
+        let hit = matches!(&cache.0, Some((n, _, g)) if *g == generation && n == name);
+        if !hit {
+            cache.0 = self.whereis(name).map(|p| (name.clone(), p, generation));
+        }
+        cache.0.as_ref().map(|(_, p, _)| p)
+    }
+
     pub(crate) fn alias_owner(&self, alias: &Reference) -> Option<Arc<Proc>> {
         self.aliases
             .lock()
@@ -331,6 +360,7 @@ impl NodeInner {
         }
         st.name = Some(name.clone());
         names.insert(name, proc.clone());
+        self.names_gen.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
@@ -349,6 +379,7 @@ impl NodeInner {
             let mut names = self.names.lock().unwrap_or_else(|e| e.into_inner());
             if names.get(n).is_some_and(|p| Arc::ptr_eq(p, proc)) {
                 names.remove(n);
+                self.names_gen.fetch_add(1, Ordering::Release);
             }
         }
         if !aliases.is_empty() {
