@@ -218,12 +218,16 @@ impl<'a> Cursor<'a> {
 /// The atoms a peer has announced, one table per connection (receive side).
 pub struct RecvAtomCache {
     slots: Vec<Option<Atom>>,
+    /// The flags and references of the last header read, when it added no
+    /// atom (empty otherwise): a header with the same bytes changes nothing.
+    last: Vec<u8>,
 }
 
 impl Default for RecvAtomCache {
     fn default() -> Self {
         RecvAtomCache {
             slots: vec![None; ATOM_CACHE_SLOTS],
+            last: Vec::new(),
         }
     }
 }
@@ -254,6 +258,27 @@ impl RecvAtomCache {
             refs.clear();
             return Ok(());
         }
+        // The same flags and references as the last header, which added no
+        // atom, with `refs` and `memo` as it left them: every reference is
+        // to the same slot at the same position, so nothing changes.
+        if known.len() == n && refs.len() == n && !self.last.is_empty() {
+            let len = n / 2 + 1 + n;
+            let same = c
+                .buf
+                .get(c.pos..)
+                .and_then(|b| b.get(..len))
+                .is_some_and(|b| b == self.last.as_slice());
+            if same {
+                c.take(len, "the atom cache references")?;
+                *memo = known;
+                counters
+                    .atom_refs_received_cached
+                    .fetch_add(n as u64, Relaxed);
+                return Ok(());
+            }
+        }
+        self.last.clear();
+        let start = c.pos;
         let flags = c.take(n / 2 + 1, "the atom cache flags")?;
         let nibble = |i: usize| -> u8 {
             let b = flags.get(i / 2).copied().unwrap_or(0);
@@ -303,6 +328,10 @@ impl RecvAtomCache {
         refs.truncate(n);
         known.truncate(n);
         *memo = known;
+        if new == 0 {
+            let raw = c.buf.get(start..c.pos).unwrap_or_default();
+            self.last.extend_from_slice(raw);
+        }
         counters.atom_refs_received_new.fetch_add(new, Relaxed);
         counters.atom_refs_received_cached.fetch_add(old, Relaxed);
         Ok(())
@@ -736,6 +765,8 @@ mod tests {
         assert_eq!(atoms(&mut rx, &first), ["a", "x"]);
         // The same header again: both from the memo.
         let again = [131, 68, 2, 0x00, 0x00, 1, 2, 97, 0];
+        assert_eq!(atoms(&mut rx, &again), ["a", "x"]);
+        // Once more: the same bytes as the last header, which added nothing.
         assert_eq!(atoms(&mut rx, &again), ["a", "x"]);
         // Slot 2 becomes y at position 0, then position 1 refers to slot 2.
         let replace = [131, 68, 2, 0x08, 0x00, 2, 1, b'y', 2, 97, 0];

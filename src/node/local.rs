@@ -262,6 +262,7 @@ impl NodeInner {
                     continue;
                 }
                 st.exit = Some(reason.clone());
+                p.exited.store(true, std::sync::atomic::Ordering::Release);
                 (
                     std::mem::take(&mut st.links),
                     std::mem::take(&mut st.watchers),

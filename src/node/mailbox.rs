@@ -204,10 +204,36 @@ impl Mailbox {
     /// signal (a linked process died and this one does not trap exits).
     pub async fn recv(&mut self) -> Result<Term, Exited> {
         self.check_alive()?;
-        if let Some(t) = self.pop_saved() {
-            return Ok(t);
+        loop {
+            if let Some(t) = self.pop_saved() {
+                return Ok(t);
+            }
+            // No passed-over message is left: take every queued message at
+            // once, in order, so the next receives need no lock.
+            if !self.take_all_queued()? {
+                self.proc.wake.notified().await;
+            }
         }
-        self.recv_queue().await
+    }
+
+    /// Moves every queued message to the (empty) passed-over ones, which
+    /// are read before the queue: `Ok(false)` when the queue is empty, `Err`
+    /// once the process has exited.
+    fn take_all_queued(&mut self) -> Result<bool, Exited> {
+        let mut q = self.proc.queue();
+        if q.items.is_empty() {
+            if q.closed {
+                drop(q);
+                return Err(self.exited());
+            }
+            return Ok(false);
+        }
+        // The queue keeps the old, empty buffer of `saved` for reuse.
+        std::mem::swap(&mut q.items, &mut self.saved);
+        // Published under the queue lock, so `Proc::deliver` never counts
+        // these messages twice (see `Proc::deliver`).
+        self.saved_changed();
+        Ok(true)
     }
 
     async fn recv_queue(&mut self) -> Result<Term, Exited> {

@@ -9,7 +9,7 @@ use super::NodeInner;
 use crate::dist::ProcRef;
 use crate::term::{Atom, Pid, Reference, Term};
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, Weak};
 use tokio::sync::Notify;
 
@@ -103,6 +103,9 @@ pub(crate) struct Proc {
     /// Messages the owner passed over in a selective receive and still
     /// holds: they count towards the mailbox limit.
     pub saved_len: AtomicUsize,
+    /// Set (under the state lock, right after `ProcState::exit`) when the
+    /// process exits, so that a receive checks liveness without the lock.
+    pub exited: AtomicBool,
     /// The node's `max_mailbox_len`.
     max_len: usize,
     /// The node, to end the process when its mailbox overflows.
@@ -120,6 +123,7 @@ impl Proc {
             queue: Mutex::default(),
             wake: Notify::new(),
             saved_len: AtomicUsize::new(0),
+            exited: AtomicBool::new(false),
             max_len,
             node,
             state: Mutex::new(ProcState::default()),
@@ -143,16 +147,28 @@ impl Proc {
     /// with [`mailbox_overflow_reason`] instead (see
     /// [`super::DEFAULT_MAX_MAILBOX_LEN`]).
     pub(crate) fn deliver(&self, msg: Term) {
-        let len = {
+        let (total, was_empty) = {
             let mut q = self.queue();
             if q.closed {
                 return;
             }
+            let was_empty = q.items.is_empty();
             q.items.push_back(msg);
-            q.items.len()
+            // Read under the queue lock: the owner moves the whole queue to
+            // its passed-over messages under this lock, so the two counts
+            // never both hold the same messages.
+            let total = q
+                .items
+                .len()
+                .saturating_add(self.saved_len.load(Ordering::Relaxed));
+            (total, was_empty)
         };
-        self.wake.notify_one();
-        let total = len.saturating_add(self.saved_len.load(Ordering::Relaxed));
+        // The owner waits only after finding the queue empty (under its
+        // lock), so the message that made it non-empty has woken it already
+        // (or left it a permit).
+        if was_empty {
+            self.wake.notify_one();
+        }
         if total > self.max_len {
             self.overflow(total);
         }
@@ -200,6 +216,6 @@ impl Proc {
 
     /// True until the process exits.
     pub(crate) fn is_alive(&self) -> bool {
-        self.lock().exit.is_none()
+        !self.exited.load(Ordering::Acquire)
     }
 }

@@ -267,6 +267,20 @@ pub const SPLICE_MIN_BYTES: usize = 4096;
 
 impl Encoder<'_, '_> {
     fn term(&mut self, root: &Term) -> Result<(), EncodeError> {
+        // A small tuple of plain leaves (most messages, such as `{seq, 1}`):
+        // the same bytes as the general way below, without its work stack
+        // (an allocation per term).
+        if let Term::Tuple(v) = root
+            && v.len() <= 255
+            && v.iter().all(|t| matches!(t, Term::Int(_) | Term::Atom(_)))
+        {
+            self.out
+                .extend_from_slice(&[SMALL_TUPLE_EXT, v.len() as u8]);
+            for t in v {
+                self.plain_leaf(t);
+            }
+            return Ok(());
+        }
         let mut stack: Vec<Work<'_>> = Vec::new();
         let mut cur = root;
         loop {

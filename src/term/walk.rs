@@ -38,6 +38,14 @@ impl Drop for Term {
         if !owns_terms(self) {
             return;
         }
+        // A tuple or list of leaves (most messages, such as `{seq, 1}`): the
+        // drop glue that follows frees it one level deep, without the depth
+        // accounting below.
+        if let Term::Tuple(v) | Term::List(v) = self
+            && !v.iter().any(owns_terms)
+        {
+            return;
+        }
         let depth = DEPTH.with(Cell::get);
         if depth < RECURSE_MAX {
             DEPTH.with(|d| d.set(depth + 1));
