@@ -77,7 +77,8 @@ impl Map {
     }
 
     /// A map whose entries keep the given (wire) order. The caller guarantees
-    /// that the keys are distinct (see [`Map::has_duplicate_keys`]).
+    /// that the keys are distinct (the decoder uses
+    /// [`Map::from_received_checked`], which checks).
     #[allow(dead_code)] // for the decoder
     pub(crate) fn from_received(entries: Vec<(Term, Term)>) -> Map {
         let sorted = key_order_of(&entries);
@@ -220,13 +221,14 @@ impl Map {
         self.received_order
     }
 
-    /// True if two keys are equal (`=:=`). The BEAM rejects such a map on
-    /// decode; `Map` never creates one, but [`Map::from_received`] trusts its
-    /// caller.
-    #[allow(dead_code)] // for the decoder
+    /// True if two keys are equal (`=:=`), checked pairwise along the key
+    /// order: the reference the tests hold [`Map::from_received_checked`]'s
+    /// one-pass check to.
+    #[cfg(test)]
     pub(crate) fn has_duplicate_keys(&self) -> bool {
-        let view = self.key_order();
-        (1..view.len()).any(|i| key_cmp(&view.entry(i - 1).0, &view.entry(i).0) == Ordering::Equal)
+        let keys: Vec<&Term> = self.key_order().map(|(k, _)| k).collect();
+        keys.windows(2)
+            .any(|w| matches!(w, [a, b] if key_cmp(a, b) == Ordering::Equal))
     }
 
     /// The entries in the order the BEAM would encode them: received order
@@ -382,15 +384,9 @@ fn is_identity(perm: &[u32]) -> bool {
 }
 
 /// Entry positions in key order; empty if the entries already are sorted.
-// AUDIT: indexes only with positions computed from `entries` itself
-// (permutations of 0..len, windows of 2), never with wire data.
-#[allow(clippy::indexing_slicing)]
+/// Equal keys still give a valid order (they are neighbours in it).
 fn key_order_of(entries: &[(Term, Term)]) -> Box<[u32]> {
-    match checked_key_order_of(entries) {
-        Ok(sorted) => sorted,
-        // Equal keys: still a valid order (equal keys are neighbours).
-        Err(sorted) => sorted,
-    }
+    checked_key_order_of(entries).unwrap_or_else(|sorted| sorted)
 }
 
 /// The key order of `entries` (empty when they already are in key order),
@@ -511,11 +507,6 @@ impl<'a> Order<'a> {
             Perm::Owned(p) => p[i] as usize,
         };
         &self.entries[j]
-    }
-
-    /// Number of entries.
-    pub(crate) fn len(&self) -> usize {
-        self.entries.len()
     }
 }
 
