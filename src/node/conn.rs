@@ -9,7 +9,6 @@
 //! simultaneous connect) takes the queue. When the connection ends, every
 //! link and monitor that lived on it fires once (`sweep_connection`).
 
-use super::queue::{QueueRx, QueueTx, signal_queue};
 use super::{NameCache, NodeInner};
 use crate::dist::control::{self, Signal};
 use crate::dist::frame::{self, Frame, TICK};
@@ -24,7 +23,7 @@ use bytes::BytesMut;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -95,8 +94,8 @@ pub(crate) enum Phase {
 pub(crate) struct Conn {
     pub id: u64,
     pub peer: Atom,
-    tx: QueueTx,
-    rx: Mutex<Option<QueueRx>>,
+    tx: mpsc::UnboundedSender<Signal>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Signal>>>,
     pub phase: watch::Sender<Phase>,
     /// Cancels the connection (disconnect) or the dial (simultaneous connect lost).
     pub kill: CancellationToken,
@@ -152,7 +151,7 @@ impl Conn {
     }
 
     pub(crate) fn new(id: u64, peer: Atom) -> Conn {
-        let (tx, rx) = signal_queue();
+        let (tx, rx) = mpsc::unbounded_channel();
         Conn {
             id,
             peer,
@@ -182,7 +181,7 @@ impl Conn {
         }
     }
 
-    pub(crate) fn take_queue(&self) -> Option<QueueRx> {
+    pub(crate) fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Signal>> {
         self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
@@ -292,7 +291,7 @@ impl NodeInner {
                 // installing its writer takes this signal first.
                 let refused = conn.tx.send(sig);
                 drop(side);
-                if let Some(sig) = refused {
+                if let Err(mpsc::error::SendError(sig)) = refused {
                     conn.queued.fetch_sub(1, Relaxed);
                     self.undeliverable(sig);
                 }
@@ -408,7 +407,7 @@ impl NodeInner {
     fn finish(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
-        queue: Option<QueueRx>,
+        queue: Option<mpsc::UnboundedReceiver<Signal>>,
         reason: DownReason,
         was_up: bool,
     ) {
@@ -424,7 +423,7 @@ impl NodeInner {
         let mut queue = queue.or_else(|| conn.take_queue());
         if let Some(q) = queue.as_mut() {
             q.close();
-            while let Some(sig) = q.try_recv() {
+            while let Ok(sig) = q.try_recv() {
                 self.undeliverable(sig);
             }
         }
@@ -443,7 +442,7 @@ impl NodeInner {
         self: Arc<Self>,
         conn: Arc<Conn>,
         est: Established,
-        mut queue: QueueRx,
+        mut queue: mpsc::UnboundedReceiver<Signal>,
     ) {
         let Established {
             reader,
@@ -465,7 +464,7 @@ impl NodeInner {
             let mut out = DistWriter::new(flags, conn.peer.clone(), conn.stats.clone());
             let mut pending = OutBuf::new(vectored);
             let mut side = conn.send_side();
-            while let Some(sig) = queue.try_recv() {
+            while let Ok(sig) = queue.try_recv() {
                 out.push(sig, &mut pending);
             }
             *side = SendSide {

@@ -21,7 +21,6 @@ mod handle;
 mod local;
 mod mailbox;
 pub(crate) mod process;
-mod queue;
 mod rpc;
 mod startup;
 
