@@ -414,7 +414,6 @@ impl<'a> Decoder<'a> {
             self.pos = start;
         }
         let mut run = Run {
-            stack: Vec::new(),
             pending: 0,
             long_atoms: Default::default(),
             next_slot: 0,
@@ -633,166 +632,162 @@ impl<'a> Decoder<'a> {
     // ---- the iterative decoder --------------------------------------------
 
     fn run(&mut self, run: &mut Run) -> Result<Term, DecodeError> {
-        'next: loop {
-            if !run.stack.is_empty() {
+        let mut stack: Vec<Frame> = Vec::new();
+        // Only a term that is not a container lands here; a container is
+        // returned as soon as it completes with nothing open around it.
+        let mut root: Vec<Term> = Vec::new();
+        loop {
+            // Decode one element straight into the innermost open container
+            // (scalars are written in place, never moved afterwards), or open
+            // a new container.
+            if !stack.is_empty() {
                 run.pending = run.pending.saturating_sub(1);
             }
-            let mut value = match self.one(run)? {
-                Some(t) => t,
-                None => continue 'next,
-            };
-            // Hand the value to the innermost open container; close every
-            // container it completes.
-            loop {
-                let Some(top) = run.stack.last_mut() else {
-                    return Ok(value);
-                };
-                match top {
-                    Frame::Tuple { items, left } => {
-                        items.push(value);
-                        *left -= 1;
-                        if *left > 0 {
-                            continue 'next;
-                        }
-                    }
-                    Frame::List {
-                        items,
-                        left,
-                        in_tail,
-                    } => {
-                        if *in_tail {
-                            if !items.is_empty() {
-                                value = Term::ImproperList(std::mem::take(items), Box::new(value));
-                            }
-                            run.stack.pop();
-                            continue;
-                        }
-                        items.push(value);
-                        *left -= 1;
-                        if *left > 0 {
-                            continue 'next;
-                        }
-                        match self.list_tail(run)? {
-                            Some(t) => {
-                                value = t;
-                                run.stack.pop();
-                                continue;
-                            }
-                            None => continue 'next,
-                        }
-                    }
-                    Frame::Map {
-                        entries, key, left, ..
-                    } => {
-                        let Some(k) = key.take() else {
-                            // A key: held until its value arrives.
-                            *key = Some(value);
-                            continue 'next;
-                        };
-                        entries.push((k, value));
-                        *left -= 1;
-                        if *left > 0 {
-                            continue 'next;
-                        }
-                    }
-                    Frame::Fun { fun, left } => {
-                        match &mut **fun {
-                            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
-                                free_vars.push(value)
-                            }
-                        }
-                        *left -= 1;
-                        if *left > 0 {
-                            continue 'next;
-                        }
+            self.one(run, &mut stack, &mut root)?;
+            if stack.is_empty() {
+                return root.pop().ok_or(DecodeError::UnexpectedEnd {
+                    needed: 1,
+                    offset: self.pos,
+                });
+            }
+            // Close every container that is now complete.
+            while let Some(top) = stack.last_mut() {
+                if top.items.len() < top.want {
+                    break;
+                }
+                if let Kind::List { in_tail: false } = top.kind {
+                    // All elements are in: read the tail, which may extend
+                    // the list or leave a tail term to decode.
+                    if !self.list_tail(run, top)? {
+                        break;
                     }
                 }
-                // The top container is complete.
-                value = match run.stack.pop() {
-                    Some(Frame::Tuple { items, .. }) => Term::Tuple(items),
-                    Some(Frame::Map {
-                        entries, offset, ..
-                    }) => {
-                        // Equal keys are neighbours in key order, which
-                        // the map computes anyway.
+                let Some(Frame {
+                    mut items,
+                    kind,
+                    offset,
+                    ..
+                }) = stack.pop()
+                else {
+                    break;
+                };
+                let done = stack.is_empty();
+                // The finished container goes straight into its parent (or
+                // `root`), built where it is stored.
+                let dest = match stack.last_mut() {
+                    Some(parent) => &mut parent.items,
+                    None => &mut root,
+                };
+                match kind {
+                    Kind::Tuple => dest.push(Term::Tuple(items)),
+                    Kind::List { in_tail: false } => dest.push(Term::List(items)),
+                    Kind::List { in_tail: true } => match items.pop() {
+                        Some(tail) if !items.is_empty() => {
+                            dest.push(Term::ImproperList(items, Box::new(tail)))
+                        }
+                        // `LIST_EXT` with no elements: the term is its tail.
+                        Some(tail) => dest.push(tail),
+                        None => dest.push(Term::List(items)),
+                    },
+                    Kind::Map => {
+                        let mut entries = Vec::with_capacity(items.len() / 2);
+                        let mut it = items.into_iter();
+                        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                            entries.push((k, v));
+                        }
+                        // Equal keys are neighbours in key order, which the
+                        // map computes anyway.
                         let Some(map) = Map::from_received_checked(entries) else {
                             return Err(DecodeError::DuplicateMapKey { offset });
                         };
-                        Term::Map(map)
+                        dest.push(Term::Map(map))
                     }
-                    Some(Frame::Fun { fun, .. }) => Term::Fun(fun),
-                    Some(Frame::List { items, .. }) => Term::List(items),
-                    // Not reached: the loop above saw a frame on top.
-                    None => Term::NIL,
-                };
+                    Kind::Fun(mut fun) => {
+                        match &mut *fun {
+                            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
+                                *free_vars = items
+                            }
+                        }
+                        dest.push(Term::Fun(fun))
+                    }
+                }
+                if done {
+                    return root.pop().ok_or(DecodeError::UnexpectedEnd {
+                        needed: 1,
+                        offset: self.pos,
+                    });
+                }
             }
         }
     }
 
-    /// The list on top of the stack has all its elements: read its tail. A
-    /// tail that is itself a list (`NIL_EXT`, `STRING_EXT`, `LIST_EXT`) is
-    /// merged into the same vector, so `[1|[2|[3]]]` chains stay linear.
-    /// Returns the finished list, or `None` if more must be decoded.
-    fn list_tail(&mut self, run: &mut Run) -> Result<Option<Term>, DecodeError> {
+    /// The list `top` has all its elements: read its tail. A tail that is
+    /// itself a list (`NIL_EXT`, `STRING_EXT`, `LIST_EXT`) is merged into
+    /// the same vector, so `[1|[2|[3]]]` chains stay linear. True when the
+    /// list is complete; false when more must be decoded into it (more
+    /// elements, or a tail that is not a list, which becomes its last item).
+    fn list_tail(&mut self, run: &mut Run, top: &mut Frame) -> Result<bool, DecodeError> {
         loop {
-            let Some(Frame::List {
-                items,
-                left,
-                in_tail,
-            }) = run.stack.last_mut()
-            else {
-                return Ok(None);
-            };
             // The tail is the frame's last pending element.
             run.pending = run.pending.saturating_sub(1);
             match self.peek() {
                 Some(NIL_EXT) => {
                     self.pos += 1;
-                    return Ok(Some(Term::List(std::mem::take(items))));
+                    return Ok(true);
                 }
                 Some(STRING_EXT) => {
                     self.pos += 1;
                     let n = self.u16()? as usize;
                     let s = self.take(n)?;
-                    items.extend(s.iter().map(|&b| Term::Int(i64::from(b))));
-                    return Ok(Some(Term::List(std::mem::take(items))));
+                    top.items.extend(s.iter().map(|&b| Term::Int(i64::from(b))));
+                    return Ok(true);
                 }
                 Some(LIST_EXT) => {
                     let offset = self.pos;
                     self.pos += 1;
                     let n = self.u32()?;
                     run.open(self, "list", u64::from(n) + 1, offset)?;
-                    let Some(Frame::List { items, left, .. }) = run.stack.last_mut() else {
-                        return Ok(None);
-                    };
                     if n > 0 {
-                        items.reserve(n as usize);
-                        *left = n as usize;
-                        return Ok(None);
+                        top.items.reserve(n as usize);
+                        top.want += n as usize;
+                        return Ok(false);
                     }
                     // `LIST_EXT` with no elements: its tail is the tail.
                 }
                 _ => {
-                    let _ = left;
-                    *in_tail = true;
+                    top.kind = Kind::List { in_tail: true };
+                    top.want += 1;
                     // Counted again when the tail is decoded through `run`.
                     run.pending += 1;
-                    return Ok(None);
+                    return Ok(false);
                 }
             }
         }
     }
 
-    /// Decodes one term, or opens a container (pushed on the stack, `None`).
+    /// Decodes one term into `items`, or opens a container and returns its
+    /// frame (the caller pushes it).
     #[inline]
-    fn one(&mut self, run: &mut Run) -> Result<Option<Term>, DecodeError> {
+    fn one(
+        &mut self,
+        run: &mut Run,
+        stack: &mut Vec<Frame>,
+        root: &mut Vec<Term>,
+    ) -> Result<(), DecodeError> {
         let offset = self.pos;
         let tag = self.u8()?;
-        let t = match tag {
-            SMALL_INTEGER_EXT => Term::Int(i64::from(self.u8()?)),
-            INTEGER_EXT => Term::Int(i64::from(i32::from_be_bytes(self.array()?))),
+        let items = match stack.last_mut() {
+            Some(top) => &mut top.items,
+            None => root,
+        };
+        // Each scalar is pushed where it is made, so it is written once,
+        // into its container: building it first and moving it (56 bytes,
+        // in pieces) costs a store-to-load stall per term.
+        match tag {
+            SMALL_INTEGER_EXT => items.push(Term::Int(i64::from(self.u8()?))),
+            INTEGER_EXT => items.push(Term::Int(i64::from(i32::from_be_bytes(self.array()?)))),
             SMALL_ATOM_UTF8_EXT | ATOM_UTF8_EXT | ATOM_EXT | SMALL_ATOM_EXT | ATOM_CACHE_REF => {
-                Term::Atom(self.atom_body(tag, offset, run)?)
+                items.push(Term::Atom(self.atom_body(tag, offset, run)?))
             }
             SMALL_TUPLE_EXT | LARGE_TUPLE_EXT => {
                 let n = if tag == SMALL_TUPLE_EXT {
@@ -801,56 +796,91 @@ impl<'a> Decoder<'a> {
                     self.u32()?
                 };
                 if n == 0 {
-                    return Ok(Some(Term::Tuple(Vec::new())));
+                    items.push(Term::Tuple(Vec::new()));
+                    return Ok(());
                 }
                 run.open(self, "tuple", u64::from(n), offset)?;
-                run.stack.push(Frame::Tuple {
-                    items: Vec::with_capacity(n as usize),
-                    left: n as usize,
-                });
-                return Ok(None);
+                stack.push(Frame::new(Kind::Tuple, n as usize, offset));
+                return Ok(());
             }
-            NIL_EXT => Term::List(Vec::new()),
+            NIL_EXT => items.push(Term::List(Vec::new())),
             STRING_EXT => {
                 let n = self.u16()? as usize;
                 let s = self.take(n)?;
-                Term::List(s.iter().map(|&b| Term::Int(i64::from(b))).collect())
+                items.push(Term::List(s.iter().map(|&b| Term::Int(i64::from(b))).collect()))
             }
             LIST_EXT => {
                 let n = self.u32()?;
                 run.open(self, "list", u64::from(n) + 1, offset)?;
-                run.stack.push(Frame::List {
-                    items: Vec::with_capacity(n as usize),
-                    left: n as usize,
-                    in_tail: false,
-                });
-                if n == 0 {
-                    // No elements: the term is its tail.
-                    let done = self.list_tail(run)?;
-                    if done.is_some() {
-                        run.stack.pop();
-                    }
-                    return Ok(done);
-                }
-                return Ok(None);
-            }
-            BINARY_EXT => {
-                let n = self.u32()? as usize;
-                Term::Binary(self.bytes(n)?)
+                // With no elements the frame is complete at once and the
+                // caller goes straight to its tail.
+                stack.push(Frame::new(
+                    Kind::List { in_tail: false },
+                    n as usize,
+                    offset,
+                ));
+                return Ok(());
             }
             MAP_EXT => {
                 let n = self.u32()?;
                 if n == 0 {
-                    return Ok(Some(Term::Map(Map::from_received(Vec::new()))));
+                    items.push(Term::Map(Map::from_received(Vec::new())));
+                    return Ok(());
                 }
                 run.open(self, "map", 2 * u64::from(n), offset)?;
-                run.stack.push(Frame::Map {
-                    entries: Vec::with_capacity(n as usize),
-                    key: None,
-                    left: n as usize,
-                    offset,
-                });
-                return Ok(None);
+                stack.push(Frame::new(Kind::Map, 2 * n as usize, offset));
+                return Ok(());
+            }
+            NEW_FUN_EXT => {
+                let _size = self.u32()?; // the BEAM skips it as well
+                let arity = self.u8()?;
+                let uniq: [u8; 16] = self.array()?;
+                let index = self.u32()?;
+                let num_free = self.u32()?;
+                let module = self.atom(run)?;
+                let old_index = self.u32_field("fun old index")?;
+                let old_uniq = self.u32_field("fun old uniq")?;
+                let pid = self.pid(run)?;
+                let fun = Fun::New {
+                    arity,
+                    uniq,
+                    index,
+                    module,
+                    old_index,
+                    old_uniq,
+                    pid,
+                    free_vars: Vec::new(),
+                };
+                return self.open_fun(run, fun, num_free, offset, stack, root);
+            }
+
+            FUN_EXT => {
+                let num_free = self.u32()?;
+                let pid = self.pid(run)?;
+                let module = self.atom(run)?;
+                let index = self.u32_field("fun index")?;
+                let uniq = self.u32_field("fun uniq")?;
+                let fun = Fun::Old {
+                    pid,
+                    module,
+                    index,
+                    uniq,
+                    free_vars: Vec::new(),
+                };
+                return self.open_fun(run, fun, num_free, offset, stack, root);
+            }
+            _ => items.push(self.scalar(tag, offset, run)?),
+        }
+        Ok(())
+    }
+
+    /// A term that is not a container (tags other than those `one` handles
+    /// itself).
+    fn scalar(&mut self, tag: u8, offset: usize, run: &mut Run) -> Result<Term, DecodeError> {
+        Ok(match tag {
+            BINARY_EXT => {
+                let n = self.u32()? as usize;
+                Term::Binary(self.bytes(n)?)
             }
             NEW_FLOAT_EXT => {
                 let f = f64::from_be_bytes(self.array()?);
@@ -961,43 +991,6 @@ impl<'a> Decoder<'a> {
                     arity,
                 }))
             }
-            NEW_FUN_EXT => {
-                let _size = self.u32()?; // the BEAM skips it as well
-                let arity = self.u8()?;
-                let uniq: [u8; 16] = self.array()?;
-                let index = self.u32()?;
-                let num_free = self.u32()?;
-                let module = self.atom(run)?;
-                let old_index = self.u32_field("fun old index")?;
-                let old_uniq = self.u32_field("fun old uniq")?;
-                let pid = self.pid(run)?;
-                let fun = Fun::New {
-                    arity,
-                    uniq,
-                    index,
-                    module,
-                    old_index,
-                    old_uniq,
-                    pid,
-                    free_vars: Vec::new(),
-                };
-                return self.open_fun(run, fun, num_free, offset);
-            }
-            FUN_EXT => {
-                let num_free = self.u32()?;
-                let pid = self.pid(run)?;
-                let module = self.atom(run)?;
-                let index = self.u32_field("fun index")?;
-                let uniq = self.u32_field("fun uniq")?;
-                let fun = Fun::Old {
-                    pid,
-                    module,
-                    index,
-                    uniq,
-                    free_vars: Vec::new(),
-                };
-                return self.open_fun(run, fun, num_free, offset);
-            }
             FLOAT_EXT => {
                 let s: [u8; FLOAT_EXT_LEN] = self.array()?;
                 Term::Float(parse_float_ext(&s).ok_or(DecodeError::BadFloatText { offset })?)
@@ -1006,32 +999,34 @@ impl<'a> Decoder<'a> {
             COMPRESSED => return Err(DecodeError::NestedCompressed { offset }),
             DIST_HEADER | DIST_FRAG_HEADER => return Err(DecodeError::DistHeader { tag, offset }),
             _ => return Err(DecodeError::UnknownTag { tag, offset }),
-        };
-        Ok(Some(t))
+        })
     }
 
     fn open_fun(
         &mut self,
         run: &mut Run,
-        mut fun: Fun,
+        fun: Fun,
         num_free: u32,
         offset: usize,
-    ) -> Result<Option<Term>, DecodeError> {
+        stack: &mut Vec<Frame>,
+        root: &mut Vec<Term>,
+    ) -> Result<(), DecodeError> {
         if num_free == 0 {
-            return Ok(Some(Term::Fun(Box::new(fun))));
+            match stack.last_mut() {
+                Some(top) => top.items.push(Term::Fun(Box::new(fun))),
+                None => root.push(Term::Fun(Box::new(fun))),
+            }
+            return Ok(());
         }
         run.open(self, "fun", u64::from(num_free), offset)?;
-        match &mut fun {
-            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
-                free_vars.reserve_exact(num_free as usize)
-            }
-        }
-        run.stack.push(Frame::Fun {
-            fun: Box::new(fun),
-            left: num_free as usize,
-        });
-        Ok(None)
+        stack.push(Frame::new(
+            Kind::Fun(Box::new(fun)),
+            num_free as usize,
+            offset,
+        ));
+        Ok(())
     }
+
 
     /// An atom field (node, module, function name).
     #[inline]
@@ -1172,7 +1167,6 @@ impl<'a> Decoder<'a> {
 
 /// Per-term decoding state.
 struct Run {
-    stack: Vec<Frame>,
     /// Elements announced by open containers and not started yet. Each needs
     /// at least one byte of input, so this never exceeds the bytes left.
     pending: usize,
@@ -1227,30 +1221,38 @@ impl Run {
     }
 }
 
-/// An open container.
-enum Frame {
-    Tuple {
-        items: Vec<Term>,
-        left: usize,
-    },
+/// An open container: the terms decoded into it so far.
+struct Frame {
+    items: Vec<Term>,
+    /// Items it holds when complete: elements (and the tail, once a list
+    /// has a tail that is not a list), two per map entry, free variables.
+    want: usize,
+    kind: Kind,
+    /// Offset of its tag, for errors.
+    offset: usize,
+}
+
+impl Frame {
+    fn new(kind: Kind, want: usize, offset: usize) -> Frame {
+        Frame {
+            items: Vec::with_capacity(want),
+            want,
+            kind,
+            offset,
+        }
+    }
+}
+
+enum Kind {
+    Tuple,
     List {
-        items: Vec<Term>,
-        left: usize,
         /// The elements are done and the (non-list) tail is being decoded.
         in_tail: bool,
     },
-    Map {
-        /// Complete entries.
-        entries: Vec<(Term, Term)>,
-        /// The key of the entry whose value is being decoded.
-        key: Option<Term>,
-        left: usize,
-        offset: usize,
-    },
-    Fun {
-        fun: Box<Fun>,
-        left: usize,
-    },
+    /// Keys and values alternate in `items`.
+    Map,
+    /// The fun whose free variables `items` holds.
+    Fun(Box<Fun>),
 }
 
 /// An integer from little-endian magnitude bytes, in normal
