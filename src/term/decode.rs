@@ -637,9 +637,8 @@ impl<'a> Decoder<'a> {
         // returned as soon as it completes with nothing open around it.
         let mut root: Vec<Term> = Vec::new();
         loop {
-            // Decode one element straight into the innermost open container
-            // (scalars are written in place, never moved afterwards), or open
-            // a new container.
+            // Decode one element into the innermost open container (or
+            // `root`), or open a new container.
             if !stack.is_empty() {
                 run.pending = run.pending.saturating_sub(1);
             }
@@ -663,7 +662,7 @@ impl<'a> Decoder<'a> {
                     }
                 }
                 let Some(Frame {
-                    mut items,
+                    items,
                     kind,
                     offset,
                     ..
@@ -671,51 +670,12 @@ impl<'a> Decoder<'a> {
                 else {
                     break;
                 };
-                let done = stack.is_empty();
-                // The finished container goes straight into its parent (or
-                // `root`), built where it is stored.
-                let dest = match stack.last_mut() {
-                    Some(parent) => &mut parent.items,
-                    None => &mut root,
-                };
-                match kind {
-                    Kind::Tuple => dest.push(Term::Tuple(items)),
-                    Kind::List { in_tail: false } => dest.push(Term::List(items)),
-                    Kind::List { in_tail: true } => match items.pop() {
-                        Some(tail) if !items.is_empty() => {
-                            dest.push(Term::ImproperList(items, Box::new(tail)))
-                        }
-                        // `LIST_EXT` with no elements: the term is its tail.
-                        Some(tail) => dest.push(tail),
-                        None => dest.push(Term::List(items)),
-                    },
-                    Kind::Map => {
-                        let mut entries = Vec::with_capacity(items.len() / 2);
-                        let mut it = items.into_iter();
-                        while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                            entries.push((k, v));
-                        }
-                        // Equal keys are neighbours in key order, which the
-                        // map computes anyway.
-                        let Some(map) = Map::from_received_checked(entries) else {
-                            return Err(DecodeError::DuplicateMapKey { offset });
-                        };
-                        dest.push(Term::Map(map))
-                    }
-                    Kind::Fun(mut fun) => {
-                        match &mut *fun {
-                            Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => {
-                                *free_vars = items
-                            }
-                        }
-                        dest.push(Term::Fun(fun))
-                    }
-                }
-                if done {
-                    return root.pop().ok_or(DecodeError::UnexpectedEnd {
-                        needed: 1,
-                        offset: self.pos,
-                    });
+                let value = finish(kind, items, offset)?;
+                // The finished container goes into its parent, or is the
+                // whole term.
+                match stack.last_mut() {
+                    Some(parent) => parent.items.push(value),
+                    None => return Ok(value),
                 }
             }
         }
@@ -780,12 +740,14 @@ impl<'a> Decoder<'a> {
             Some(top) => &mut top.items,
             None => root,
         };
-        // Each scalar is pushed where it is made, so it is written once,
-        // into its container: building it first and moving it (56 bytes,
-        // in pieces) costs a store-to-load stall per term.
+        // Each scalar is pushed into its container right where it is made.
+        // Returning it instead moved every term (56 bytes, copied in pieces
+        // that straddle the stores that built it) two or three times more,
+        // each time stalling on store-to-load forwarding.
         match tag {
-            SMALL_INTEGER_EXT => items.push(Term::Int(i64::from(self.u8()?))),
-            INTEGER_EXT => items.push(Term::Int(i64::from(i32::from_be_bytes(self.array()?)))),
+            SMALL_INTEGER_EXT => push_int(items, i64::from(self.u8()?)),
+            INTEGER_EXT => push_int(items, i64::from(i32::from_be_bytes(self.array()?))),
+            SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT if self.short_ascii_atom(items) => {}
             SMALL_ATOM_UTF8_EXT | ATOM_UTF8_EXT | ATOM_EXT | SMALL_ATOM_EXT | ATOM_CACHE_REF => {
                 items.push(Term::Atom(self.atom_body(tag, offset, run)?))
             }
@@ -807,7 +769,9 @@ impl<'a> Decoder<'a> {
             STRING_EXT => {
                 let n = self.u16()? as usize;
                 let s = self.take(n)?;
-                items.push(Term::List(s.iter().map(|&b| Term::Int(i64::from(b))).collect()))
+                items.push(Term::List(
+                    s.iter().map(|&b| Term::Int(i64::from(b))).collect(),
+                ))
             }
             LIST_EXT => {
                 let n = self.u32()?;
@@ -872,6 +836,26 @@ impl<'a> Decoder<'a> {
             _ => items.push(self.scalar(tag, offset, run)?),
         }
         Ok(())
+    }
+
+    /// After a `SMALL_ATOM_UTF8_EXT` or `SMALL_ATOM_EXT` tag: pushes the
+    /// atom and returns true if it is short ASCII text (nearly every atom);
+    /// false, having read nothing, for anything else.
+    #[inline]
+    fn short_ascii_atom(&mut self, items: &mut Vec<Term>) -> bool {
+        let Some(&len) = self.buf.get(self.pos) else {
+            return false;
+        };
+        let start = self.pos + 1;
+        let Some(text) = self.buf.get(start..start + usize::from(len)) else {
+            return false;
+        };
+        if push_short_ascii_atom(items, text) {
+            self.pos = start + usize::from(len);
+            true
+        } else {
+            false
+        }
     }
 
     /// A term that is not a container (tags other than those `one` handles
@@ -1026,7 +1010,6 @@ impl<'a> Decoder<'a> {
         ));
         Ok(())
     }
-
 
     /// An atom field (node, module, function name).
     #[inline]
@@ -1253,6 +1236,62 @@ enum Kind {
     Map,
     /// The fun whose free variables `items` holds.
     Fun(Box<Fun>),
+}
+
+/// A container whose items are all decoded, as a term.
+fn finish(kind: Kind, mut items: Vec<Term>, offset: usize) -> Result<Term, DecodeError> {
+    Ok(match kind {
+        Kind::Tuple => Term::Tuple(items),
+        Kind::List { in_tail: false } => Term::List(items),
+        Kind::List { in_tail: true } => match items.pop() {
+            Some(tail) if !items.is_empty() => Term::ImproperList(items, Box::new(tail)),
+            // `LIST_EXT` with no elements: the term is its tail.
+            Some(tail) => tail,
+            None => Term::List(items),
+        },
+        Kind::Map => {
+            let mut entries = Vec::with_capacity(items.len() / 2);
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                entries.push((k, v));
+            }
+            // Equal keys are neighbours in key order, which the map
+            // computes anyway.
+            let Some(map) = Map::from_received_checked(entries) else {
+                return Err(DecodeError::DuplicateMapKey { offset });
+            };
+            Term::Map(map)
+        }
+        Kind::Fun(mut fun) => {
+            match &mut *fun {
+                Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => *free_vars = items,
+            }
+            Term::Fun(fun)
+        }
+    })
+}
+
+/// Pushes `Term::Int(v)`. Out of line on purpose: inlined in the decoder's
+/// big match, the pushes of all its arms are merged into one that copies a
+/// whole 56-byte term through the stack, reading bytes just written by
+/// narrower stores, which stalls (no store-to-load forwarding) on every
+/// term. Here the copy is of this one variant only.
+#[inline(never)]
+fn push_int(items: &mut Vec<Term>, v: i64) {
+    items.push(Term::Int(v));
+}
+
+/// Pushes the atom `text` and returns true if it is short ASCII (see
+/// [`Atom::from_short_ascii`]); out of line for the reason `push_int` is.
+#[inline(never)]
+fn push_short_ascii_atom(items: &mut Vec<Term>, text: &[u8]) -> bool {
+    match Atom::from_short_ascii(text) {
+        Some(a) => {
+            items.push(Term::Atom(a));
+            true
+        }
+        None => false,
+    }
 }
 
 /// An integer from little-endian magnitude bytes, in normal
