@@ -431,8 +431,7 @@ impl Encoder<'_, '_> {
             }
             Term::Float(f) => self.float(*f)?,
             Term::BigInt(b) => {
-                let (sign, digits) = b.to_bytes_le();
-                self.big(sign == num_bigint::Sign::Minus, &digits)?;
+                self.big_int(b)?;
             }
             Term::Pid(p) => self.pid(p)?,
             Term::Ref(r) => {
@@ -597,6 +596,34 @@ impl Encoder<'_, '_> {
         }
     }
 
+    /// A `BigInt`, its magnitude written straight from its 64-bit digits
+    /// (no byte vector in between).
+    fn big_int(&mut self, b: &num_bigint::BigInt) -> Result<(), EncodeError> {
+        let bytes = b.bits().div_ceil(8);
+        // Past `u32::MAX` bytes `len32` refuses it.
+        let n = usize::try_from(bytes).unwrap_or(usize::MAX);
+        if n == 0 {
+            // Zero (not normal form, but encodable): one zero digit, as
+            // `to_bytes_le` gives it.
+            return self.big(false, &[0]);
+        }
+        if let Ok(n8) = u8::try_from(n) {
+            self.out.extend_from_slice(&[SMALL_BIG_EXT, n8]);
+        } else {
+            self.out.push(LARGE_BIG_EXT);
+            self.len32(n, "big integer")?;
+        }
+        self.out.push(u8::from(b.sign() == num_bigint::Sign::Minus));
+        self.out.reserve(n + 8);
+        let end = self.out.len() + n;
+        for d in b.iter_u64_digits() {
+            self.out.extend_from_slice(&d.to_le_bytes());
+        }
+        // The last digit's high zero bytes are not part of the magnitude.
+        self.out.truncate(end);
+        Ok(())
+    }
+
     fn big(&mut self, negative: bool, digits: &[u8]) -> Result<(), EncodeError> {
         if let Ok(n) = u8::try_from(digits.len()) {
             self.out.extend_from_slice(&[SMALL_BIG_EXT, n]);
@@ -732,5 +759,46 @@ fn float_ext_text(f: f64) -> String {
             format!("{mantissa}e{sign}{digits:0>2}")
         }
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_bigint::{BigInt, Sign};
+
+    /// `SMALL_BIG_EXT`/`LARGE_BIG_EXT` as the byte vector of `to_bytes_le`
+    /// gives them: the reference for the digit-by-digit writer.
+    fn reference(b: &BigInt) -> Vec<u8> {
+        let (sign, digits) = b.to_bytes_le();
+        let mut out = vec![VERSION_MAGIC];
+        match u8::try_from(digits.len()) {
+            Ok(n) => out.extend_from_slice(&[SMALL_BIG_EXT, n]),
+            Err(_) => {
+                out.push(LARGE_BIG_EXT);
+                out.extend_from_slice(&(digits.len() as u32).to_be_bytes());
+            }
+        }
+        out.push(u8::from(sign == Sign::Minus));
+        out.extend_from_slice(&digits);
+        out
+    }
+
+    #[test]
+    fn big_integers_encode_as_their_magnitude_bytes() {
+        let mut values = vec![BigInt::from(0)];
+        for bits in [
+            63u32, 64, 65, 71, 72, 127, 128, 129, 1000, 2039, 2040, 2041, 2048, 4096,
+        ] {
+            let p = BigInt::from(1) << bits;
+            for v in [p.clone() - 1, p.clone(), p.clone() + 1, p * 3 + 12345] {
+                values.push(-v.clone());
+                values.push(v);
+            }
+        }
+        for v in values {
+            let got = Term::BigInt(v.clone()).encode();
+            assert_eq!(got, reference(&v), "{v}");
+        }
     }
 }

@@ -34,33 +34,43 @@ thread_local! {
 }
 
 impl Drop for Term {
+    // Inlined into the drop glue, so that dropping a leaf (most terms:
+    // integers, atoms, and every element of a string) is a tag test, not a
+    // call.
+    #[inline]
     fn drop(&mut self) {
-        if !owns_terms(self) {
-            return;
+        if owns_terms(self) {
+            drop_owner(self);
         }
-        // A tuple or list of leaves (most messages, such as `{seq, 1}`): the
-        // drop glue that follows frees it one level deep, without the depth
-        // accounting below.
-        if let Term::Tuple(v) | Term::List(v) = self
-            && !v.iter().any(owns_terms)
-        {
-            return;
-        }
-        let depth = DEPTH.with(Cell::get);
-        if depth < RECURSE_MAX {
-            DEPTH.with(|d| d.set(depth + 1));
-            drop_children(self);
-            DEPTH.with(|d| d.set(depth));
-            return;
-        }
-        // Too deep for the stack: unnest the rest through the heap.
-        let mut pending: Vec<Term> = Vec::new();
-        drain(self, &mut pending);
-        while let Some(mut t) = pending.pop() {
-            drain(&mut t, &mut pending);
-            // `t` is now an empty container (or holds only leaves), so its
-            // own drop returns at once instead of scanning its children again.
-        }
+    }
+}
+
+/// Drops a term that owns other terms without growing the stack without
+/// bound.
+#[inline(never)]
+fn drop_owner(t: &mut Term) {
+    // A tuple or list of leaves (most messages, such as `{seq, 1}`): the
+    // drop glue that follows frees it one level deep, without the depth
+    // accounting below.
+    if let Term::Tuple(v) | Term::List(v) = t
+        && !v.iter().any(owns_terms)
+    {
+        return;
+    }
+    let depth = DEPTH.with(Cell::get);
+    if depth < RECURSE_MAX {
+        DEPTH.with(|d| d.set(depth + 1));
+        drop_children(t);
+        DEPTH.with(|d| d.set(depth));
+        return;
+    }
+    // Too deep for the stack: unnest the rest through the heap.
+    let mut pending: Vec<Term> = Vec::new();
+    drain(t, &mut pending);
+    while let Some(mut c) = pending.pop() {
+        drain(&mut c, &mut pending);
+        // `c` is now an empty container (or holds only leaves), so its own
+        // drop returns at once instead of scanning its children again.
     }
 }
 
