@@ -112,6 +112,21 @@ impl Atom {
         }))
     }
 
+    /// The inline atom of the first `len` bytes of `window`; the caller has
+    /// checked that they are ASCII and that `len <= INLINE_ATOM_BYTES`. All
+    /// fixed-size, so it compiles to a few vector moves and no `memcpy`
+    /// call: the decoder's fastest path.
+    #[inline(always)]
+    pub(crate) fn inline_from_window(window: &[u8; INLINE_ATOM_BYTES], len: u8) -> Atom {
+        let mut buf = *window;
+        for (i, b) in buf.iter_mut().enumerate() {
+            if i >= usize::from(len) {
+                *b = 0;
+            }
+        }
+        Atom(Repr::Inline { len, buf })
+    }
+
     /// Appends `SMALL_ATOM_UTF8_EXT` for an inline atom and returns true;
     /// false (nothing written) for a shared one. Copies the whole fixed-size
     /// inline buffer and cuts it back, which compiles to a few moves instead

@@ -670,12 +670,17 @@ impl<'a> Decoder<'a> {
                 else {
                     break;
                 };
-                let value = finish(kind, items, offset)?;
                 // The finished container goes into its parent, or is the
                 // whole term.
                 match stack.last_mut() {
-                    Some(parent) => parent.items.push(value),
-                    None => return Ok(value),
+                    Some(parent) => finish_into(kind, items, offset, &mut parent.items)?,
+                    None => {
+                        finish_into(kind, items, offset, &mut root)?;
+                        return root.pop().ok_or(DecodeError::UnexpectedEnd {
+                            needed: 1,
+                            offset: self.pos,
+                        });
+                    }
                 }
             }
         }
@@ -847,15 +852,21 @@ impl<'a> Decoder<'a> {
             return false;
         };
         let start = self.pos + 1;
-        let Some(text) = self.buf.get(start..start + usize::from(len)) else {
-            return false;
+        let end = start + usize::from(len);
+        let window = self
+            .buf
+            .get(start..start + super::INLINE_ATOM_BYTES)
+            .and_then(|w| <&[u8; super::INLINE_ATOM_BYTES]>::try_from(w).ok());
+        let pushed = match (window, self.buf.get(start..end)) {
+            // Not too near the end of the input: a fixed-size read.
+            (Some(window), _) => push_atom_window(items, window, len),
+            (None, Some(text)) => push_short_ascii_atom(items, text),
+            (None, None) => false,
         };
-        if push_short_ascii_atom(items, text) {
-            self.pos = start + usize::from(len);
-            true
-        } else {
-            false
+        if pushed {
+            self.pos = end;
         }
+        pushed
     }
 
     /// A term that is not a container (tags other than those `one` handles
@@ -1238,16 +1249,26 @@ enum Kind {
     Fun(Box<Fun>),
 }
 
-/// A container whose items are all decoded, as a term.
-fn finish(kind: Kind, mut items: Vec<Term>, offset: usize) -> Result<Term, DecodeError> {
-    Ok(match kind {
-        Kind::Tuple => Term::Tuple(items),
-        Kind::List { in_tail: false } => Term::List(items),
+/// Pushes the container whose items are all decoded onto `dest`, built
+/// inside `extend` so that it is written straight into place (see
+/// `push_int`).
+fn finish_into(
+    kind: Kind,
+    mut items: Vec<Term>,
+    offset: usize,
+    dest: &mut Vec<Term>,
+) -> Result<(), DecodeError> {
+    use std::iter::once;
+    match kind {
+        Kind::Tuple => dest.extend(once(items).map(Term::Tuple)),
+        Kind::List { in_tail: false } => dest.extend(once(items).map(Term::List)),
         Kind::List { in_tail: true } => match items.pop() {
-            Some(tail) if !items.is_empty() => Term::ImproperList(items, Box::new(tail)),
+            Some(tail) if !items.is_empty() => {
+                dest.extend(once((items, tail)).map(|(i, t)| Term::ImproperList(i, Box::new(t))))
+            }
             // `LIST_EXT` with no elements: the term is its tail.
-            Some(tail) => tail,
-            None => Term::List(items),
+            Some(tail) => dest.push(tail),
+            None => dest.extend(once(items).map(Term::List)),
         },
         Kind::Map => {
             let mut entries = Vec::with_capacity(items.len() / 2);
@@ -1260,38 +1281,53 @@ fn finish(kind: Kind, mut items: Vec<Term>, offset: usize) -> Result<Term, Decod
             let Some(map) = Map::from_received_checked(entries) else {
                 return Err(DecodeError::DuplicateMapKey { offset });
             };
-            Term::Map(map)
+            dest.extend(once(map).map(Term::Map))
         }
         Kind::Fun(mut fun) => {
             match &mut *fun {
                 Fun::New { free_vars, .. } | Fun::Old { free_vars, .. } => *free_vars = items,
             }
-            Term::Fun(fun)
+            dest.extend(once(fun).map(Term::Fun))
         }
-    })
+    }
+    Ok(())
 }
 
-/// Pushes `Term::Int(v)`. Out of line on purpose: inlined in the decoder's
-/// big match, the pushes of all its arms are merged into one that copies a
-/// whole 56-byte term through the stack, reading bytes just written by
-/// narrower stores, which stalls (no store-to-load forwarding) on every
-/// term. Here the copy is of this one variant only.
+/// Pushes `Term::Int(v)`. `Vec::push(Term::Int(v))` builds the term on the
+/// stack and copies all 56 bytes into the vector with wide loads that
+/// straddle the narrower stores that just built it: no store-to-load
+/// forwarding, a stall on every term. Made inside `extend`'s loop, after
+/// its capacity check, the term is written straight into the vector. Out
+/// of line so that the decoder's big match cannot merge it with the other
+/// arms' pushes.
 #[inline(never)]
 fn push_int(items: &mut Vec<Term>, v: i64) {
-    items.push(Term::Int(v));
+    items.extend(std::iter::once(v).map(Term::Int));
+}
+
+/// Pushes the atom of the first `len` bytes of `window` and returns true if
+/// they are short ASCII text; false, pushing nothing, otherwise. Built inside
+/// `extend` for the reason given at `push_int`.
+#[inline(never)]
+fn push_atom_window(
+    items: &mut Vec<Term>,
+    window: &[u8; super::INLINE_ATOM_BYTES],
+    len: u8,
+) -> bool {
+    if !window.get(..usize::from(len)).is_some_and(<[u8]>::is_ascii) {
+        return false;
+    }
+    items.extend(std::iter::once(window).map(|w| Term::Atom(Atom::inline_from_window(w, len))));
+    true
 }
 
 /// Pushes the atom `text` and returns true if it is short ASCII (see
-/// [`Atom::from_short_ascii`]); out of line for the reason `push_int` is.
+/// [`Atom::from_short_ascii`]): the end-of-input case of `push_atom_window`.
 #[inline(never)]
 fn push_short_ascii_atom(items: &mut Vec<Term>, text: &[u8]) -> bool {
-    match Atom::from_short_ascii(text) {
-        Some(a) => {
-            items.push(Term::Atom(a));
-            true
-        }
-        None => false,
-    }
+    let before = items.len();
+    items.extend(Atom::from_short_ascii(text).map(Term::Atom));
+    items.len() != before
 }
 
 /// An integer from little-endian magnitude bytes, in normal
