@@ -1271,11 +1271,14 @@ fn finish_into(
             None => dest.extend(once(items).map(Term::List)),
         },
         Kind::Map => {
+            // Keys and values alternate in `items`. Taken pair by pair inside
+            // `extend`, each moves once, straight into its entry; the `[]`
+            // each leaves behind is dropped with a tag test.
             let mut entries = Vec::with_capacity(items.len() / 2);
-            let mut it = items.into_iter();
-            while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                entries.push((k, v));
-            }
+            entries.extend(items.chunks_exact_mut(2).map(|kv| match kv {
+                [k, v] => (std::mem::take(k), std::mem::take(v)),
+                _ => (Term::NIL, Term::NIL),
+            }));
             // Equal keys are neighbours in key order, which the map
             // computes anyway.
             let Some(map) = Map::from_received_checked(entries) else {
