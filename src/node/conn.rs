@@ -32,9 +32,9 @@ use tokio_util::sync::CancellationToken;
 /// leave in few syscalls, small enough to keep latency and memory low.
 pub const WRITE_BATCH_BYTES: usize = 256 * 1024;
 
-/// Free space the receive buffer has before each read; it grows to fit the
-/// largest frame in flight. 256 KiB lets one read take several 64 KiB
-/// fragments (or hundreds of small messages) at once.
+/// Size of the receive buffer; it grows to fit the largest frame in flight.
+/// Each read has at least a quarter of it free. 256 KiB lets one read take
+/// several 64 KiB fragments (or thousands of small messages) at once.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
 
 /// Why a connection went down; the reasons OTP reports in `nodedown`.
@@ -558,7 +558,17 @@ impl ConnIo<'_> {
                 self.fill();
             }
             if self.rbuf.capacity() - self.rbuf.len() < READ_BUFFER_BYTES / 4 {
-                self.rbuf.reserve(READ_BUFFER_BYTES);
+                // Asks for no more than the buffer's own size in all: once
+                // the frames split off it are dropped, `BytesMut` then moves
+                // the partial frame to the front of the same memory instead
+                // of allocating (and faulting in) a fresh, larger buffer on
+                // every refill.
+                let len = self.rbuf.len();
+                self.rbuf.reserve(
+                    READ_BUFFER_BYTES
+                        .saturating_sub(len)
+                        .max(READ_BUFFER_BYTES / 4),
+                );
             }
             let want_queue = self.wbuf.len() < WRITE_BATCH_BYTES;
             let have_output = !self.wbuf.is_empty();
