@@ -220,3 +220,72 @@ fn a_peer_that_stops_reading_is_disconnected_when_its_queue_is_full() {
         "pong"
     );
 }
+
+#[test]
+fn a_peer_that_stops_reading_big_messages_is_disconnected_at_the_byte_limit() {
+    const LIMIT: usize = 8 << 20;
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = runtime();
+    let node = rt
+        .block_on(
+            Node::builder(&unique("rb"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .max_send_queue_bytes(LIMIT)
+                .start(),
+        )
+        .unwrap();
+    let mut events = node.monitor_nodes();
+    let erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    assert!(rt.block_on(node.ping(&erl.node)));
+    // A message bigger than the whole limit goes out while the peer reads.
+    let sender = {
+        let _g = rt.enter();
+        node.mailbox()
+    };
+    let mut erl = erl;
+    erl.eval_ok("register(big_sink, spawn(fun Loop() -> receive {From, B} -> From ! byte_size(B), Loop() end end))");
+    let huge = Term::binary(vec![7u8; 3 * LIMIT]);
+    let dest = ("big_sink", erl.node.as_str());
+    sender.send(
+        dest,
+        Term::tuple(vec![Term::Pid(sender.pid().clone()), huge]),
+    );
+    let got = rt.block_on(async {
+        let mut mb = sender;
+        let m = mb.recv_timeout(Duration::from_secs(30)).await.unwrap();
+        (m, mb)
+    });
+    assert_eq!(got.0, Some(Term::Int(3 * LIMIT as i64)));
+    let sender = got.1;
+    // Then the peer stops reading: 64 KiB messages pile up, and the
+    // connection closes once about LIMIT bytes wait, long before the
+    // signal count limit (a million) could.
+    signal_pid(erl.pid(), "STOP");
+    let payload = Term::binary(vec![0u8; 64 << 10]);
+    let dest = ("nobody", erl.node.as_str());
+    let (reason, sent) = rt.block_on(async {
+        let end = tokio::time::Instant::now() + Duration::from_secs(60);
+        let mut sent = 0usize;
+        loop {
+            for _ in 0..16 {
+                sender.send(dest, payload.clone());
+                sent += 1;
+            }
+            match events.try_recv() {
+                Ok(NodeEvent::Down { reason, .. }) => return (reason, sent),
+                _ if tokio::time::Instant::now() > end => panic!("the connection was never closed"),
+                _ => tokio::time::sleep(Duration::from_millis(1)).await,
+            }
+        }
+    });
+    signal_pid(erl.pid(), "CONT");
+    assert_eq!(reason, DownReason::SendQueueFull);
+    // The limit plus what the socket buffers took (224 messages, 14 MiB,
+    // here): far below the million signals the count limit allows.
+    assert!(
+        sent < 1_000,
+        "{sent} messages of 64 KiB were queued before the connection closed"
+    );
+}

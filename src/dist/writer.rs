@@ -44,6 +44,8 @@ struct Outgoing {
     data: Segments,
     /// Signals from the same sender, queued after this message.
     held: VecDeque<Signal>,
+    /// Roughly what `held` will encode to (see [`approx_signal_bytes`]).
+    held_bytes: usize,
 }
 
 /// Encodes outgoing signals for one connection. See the module documentation.
@@ -108,6 +110,7 @@ impl DistWriter {
         if !self.inflight.is_empty() {
             let key = sig.sender();
             if let Some(o) = self.inflight.iter_mut().find(|o| o.key.as_ref() == key) {
+                o.held_bytes += approx_signal_bytes(&sig);
                 o.held.push_back(sig);
                 return;
             }
@@ -118,6 +121,15 @@ impl DistWriter {
         if let Err(e) = self.encode(&sig, out) {
             tracing::warn!(peer = %self.peer, "message not sent: {e}");
         }
+    }
+
+    /// Bytes waiting inside the writer: the unsent part of messages in
+    /// fragments, and (roughly) the signals held behind them.
+    pub fn backlog(&self) -> usize {
+        self.inflight
+            .iter()
+            .map(|o| o.data.len() + o.held_bytes)
+            .sum()
     }
 
     /// Signals encoded or dropped since the last call (held ones excluded).
@@ -280,10 +292,59 @@ impl DistWriter {
                 next_id: count - 1,
                 data,
                 held: VecDeque::new(),
+                held_bytes: 0,
             });
         }
         Ok(())
     }
+}
+
+/// Roughly the encoded size of `sig`, without encoding it: binaries by
+/// their length, everything else a few bytes a term. For the send queue's
+/// byte limit on signals held unencoded behind a message in fragments.
+fn approx_signal_bytes(sig: &Signal) -> usize {
+    /// Control message, header and pids, about.
+    const CONTROL_BYTES: usize = 64;
+    let term = match sig {
+        Signal::Send { msg, .. } | Signal::RegSend { msg, .. } | Signal::AliasSend { msg, .. } => {
+            msg
+        }
+        Signal::Exit { reason, .. } | Signal::Exit2 { reason, .. } => reason,
+        _ => return CONTROL_BYTES,
+    };
+    CONTROL_BYTES + approx_term_bytes(term)
+}
+
+/// Roughly the encoded size of `t`; walks it with a work list (terms can be
+/// nested a million deep).
+fn approx_term_bytes(t: &crate::term::Term) -> usize {
+    use crate::term::Term;
+    let mut n = 0usize;
+    let mut todo = vec![t];
+    while let Some(t) = todo.pop() {
+        n += match t {
+            Term::Binary(b) => 5 + b.len(),
+            Term::BitString(b) => 6 + b.data.len(),
+            Term::Tuple(v) | Term::List(v) => {
+                todo.extend(v.iter());
+                5
+            }
+            Term::ImproperList(v, tail) => {
+                todo.extend(v.iter());
+                todo.push(tail);
+                5
+            }
+            Term::Map(m) => {
+                for (k, v) in m.iter() {
+                    todo.push(k);
+                    todo.push(v);
+                }
+                5
+            }
+            _ => 9,
+        };
+    }
+    n
 }
 
 #[cfg(test)]

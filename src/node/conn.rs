@@ -48,7 +48,8 @@ pub enum DownReason {
     Disconnect,
     /// The connection could not be set up.
     ConnectFailed(String),
-    /// The peer stopped reading and its send queue reached `max_send_queue`.
+    /// The peer stopped reading and its send queue reached `max_send_queue`
+    /// signals or `max_send_queue_bytes`.
     SendQueueFull,
     /// The peer broke the protocol; the text says how.
     ProtocolError(String),
@@ -266,19 +267,23 @@ impl NodeInner {
         use std::sync::atomic::Ordering::Relaxed;
         let queued = conn.queued.fetch_add(1, Relaxed);
         if queued >= self.cfg.max_send_queue {
-            conn.queued.fetch_sub(1, Relaxed);
             if !conn.kill.is_cancelled() {
                 tracing::warn!(peer = %conn.peer, limit = self.cfg.max_send_queue, "the peer is not reading: {queued} signals are queued for it (max_send_queue); closing the connection");
-                conn.overloaded.store(true, Relaxed);
-                conn.kill.cancel();
             }
-            self.undeliverable(sig);
-            return;
+            return self.overloaded(conn, sig);
         }
         let mut side = conn.send_side();
         let SendSide { writer, pending } = &mut *side;
         match writer {
             Some(w) => {
+                let backlog = pending.len() + w.backlog();
+                if backlog >= self.cfg.max_send_queue_bytes {
+                    drop(side);
+                    if !conn.kill.is_cancelled() {
+                        tracing::warn!(peer = %conn.peer, limit = self.cfg.max_send_queue_bytes, "the peer is not reading: {backlog} encoded bytes wait for it (max_send_queue_bytes); closing the connection");
+                    }
+                    return self.overloaded(conn, sig);
+                }
                 let was_empty = pending.is_empty();
                 w.push(sig, pending);
                 drop(side);
@@ -297,6 +302,18 @@ impl NodeInner {
                 }
             }
         }
+    }
+
+    /// `sig` does not fit in `conn`'s send queue: it is dropped as
+    /// undeliverable and the connection is closed with `send_queue_full`.
+    fn overloaded(self: &Arc<Self>, conn: &Conn, sig: Signal) {
+        use std::sync::atomic::Ordering::Relaxed;
+        conn.queued.fetch_sub(1, Relaxed);
+        if !conn.kill.is_cancelled() {
+            conn.overloaded.store(true, Relaxed);
+            conn.kill.cancel();
+        }
+        self.undeliverable(sig);
     }
 
     /// Sends a signal to `node`: local dispatch or the peer connection.

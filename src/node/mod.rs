@@ -102,6 +102,7 @@ pub(crate) struct Config {
     pub max_connections: usize,
     pub max_pending_handshakes: usize,
     pub max_send_queue: usize,
+    pub max_send_queue_bytes: usize,
     pub max_mailbox_len: usize,
     /// TLS distribution (`-proto_dist inet_tls`) when set; plain TCP otherwise.
     pub tls: Option<crate::tls::TlsConfig>,
@@ -124,6 +125,16 @@ pub const DEFAULT_MAX_PENDING_HANDSHAKES: usize = 128;
 /// past this the connection is closed (`send_queue_full`), as a busy
 /// distribution port would have stalled senders indefinitely.
 pub const DEFAULT_MAX_SEND_QUEUE: usize = 1_000_000;
+
+/// Default cap on encoded bytes waiting for one peer beyond what the socket
+/// took. The signal count above bounds small messages; this bounds big
+/// ones, where a million signals could be terabytes. The BEAM suspends a
+/// sender past 1 MiB (`dist_buf_busy_limit`); a Rust `send` never blocks,
+/// so erlnode lets the backlog grow to this much before it closes the
+/// connection (`send_queue_full`). It is checked before each signal is
+/// added, so one message bigger than the limit still goes out on a
+/// connection that keeps up.
+pub const DEFAULT_MAX_SEND_QUEUE_BYTES: usize = 1 << 30;
 
 /// Default cap on messages queued in one local process's mailbox, unread.
 /// A process past it is ended with reason `{erlnode, mailbox_overflow}`

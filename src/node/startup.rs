@@ -39,6 +39,7 @@ pub struct NodeBuilder {
     max_connections: usize,
     max_pending_handshakes: usize,
     max_send_queue: usize,
+    max_send_queue_bytes: usize,
     max_mailbox_len: usize,
     tls: Option<TlsConfig>,
     hosts: std::collections::HashMap<String, IpAddr>,
@@ -68,6 +69,7 @@ impl Node {
             max_connections: super::DEFAULT_MAX_CONNECTIONS,
             max_pending_handshakes: super::DEFAULT_MAX_PENDING_HANDSHAKES,
             max_send_queue: super::DEFAULT_MAX_SEND_QUEUE,
+            max_send_queue_bytes: super::DEFAULT_MAX_SEND_QUEUE_BYTES,
             max_mailbox_len: super::DEFAULT_MAX_MAILBOX_LEN,
             tls: None,
             hosts: Default::default(),
@@ -209,6 +211,16 @@ impl NodeBuilder {
         self
     }
 
+    /// Most encoded bytes waiting for one peer, beyond what its socket took
+    /// (default [`super::DEFAULT_MAX_SEND_QUEUE_BYTES`]). Checked before each
+    /// signal is queued: a peer that stops reading is disconnected once its
+    /// backlog is this big (`send_queue_full`), as with
+    /// [`NodeBuilder::max_send_queue`].
+    pub fn max_send_queue_bytes(mut self, n: usize) -> Self {
+        self.max_send_queue_bytes = n.max(1);
+        self
+    }
+
     /// Most messages one local process may have queued and unread (default
     /// [`super::DEFAULT_MAX_MAILBOX_LEN`]). A process whose mailbox grows past
     /// it is ended with reason `{erlnode, mailbox_overflow}`: its queue is
@@ -280,6 +292,7 @@ impl NodeBuilder {
             max_connections: self.max_connections,
             max_pending_handshakes: self.max_pending_handshakes,
             max_send_queue: self.max_send_queue,
+            max_send_queue_bytes: self.max_send_queue_bytes,
             max_mailbox_len: self.max_mailbox_len,
             tls: self.tls.clone(),
             hosts: self.hosts.clone(),
