@@ -16,7 +16,7 @@
 -module(erlnode_bench).
 -export([main/1, codec/1]).
 -export([peer_init/0, echo_loop/0, sink_loop/1, loader/3]).
--export([corpus/0, beam_codec/2]).
+-export([corpus/0, beam_codec/2, write_corpus/1, slices/1]).
 %% Single workloads, for profiling a node by hand.
 -export([serial/2, pipeline/2, rpc_latency/2, echo_bin/3]).
 
@@ -319,6 +319,31 @@ pairs([K, V | T], M) -> pairs(T, M#{K => to_float(V)}).
 
 to_float(S) ->
     try list_to_float(S) catch _:_ -> float(list_to_integer(S)) end.
+
+%% Writes the corpus as scripts/bench.sh does, for examples/codec_slices.rs.
+write_corpus(File) ->
+    ok = file:write_file(File, term_to_binary(corpus(), [{minor_version, 2}])).
+
+%% binary_to_term / term_to_binary per slice of the corpus in File (items I
+%% with I rem 8 =:= K, as examples/codec_slices.rs cuts them): best of 5 runs
+%% of 300, one line per slice.
+slices(File) ->
+    {ok, Bin} = file:read_file(File),
+    Items = lists:zip(lists:seq(1, length(binary_to_term(Bin))), binary_to_term(Bin)),
+    Loops = 300,
+    [begin
+         Slice = [T || {I, T} <- Items, I rem 8 =:= K],
+         B = term_to_binary(Slice, [{minor_version, 2}]),
+         Dec = best_us(fun() -> dec_loop(B, Loops) end),
+         Enc = best_us(fun() -> enc_loop(Slice, Loops) end),
+         io:format("slice ~b bytes ~b decode_us ~.1f decode_mbs ~.1f encode_mbs ~.1f~n",
+                   [K, byte_size(B), Dec / Loops, byte_size(B) * Loops / Dec,
+                    byte_size(B) * Loops / Enc])
+     end || K <- lists:seq(0, 7)],
+    ok.
+
+best_us(F) ->
+    lists:min([begin T0 = now_us(), F(), now_us() - T0 end || _ <- lists:seq(1, 5)]).
 
 %% The mixed corpus: records, maps (small and over 32 keys), pids, refs, big
 %% integers, strings, binaries, floats and atoms; about 1 MB encoded.
