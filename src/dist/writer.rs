@@ -303,7 +303,7 @@ impl DistWriter {
 /// their length, everything else a few bytes a term. For the send queue's
 /// byte limit on signals held unencoded behind a message in fragments.
 fn approx_signal_bytes(sig: &Signal) -> usize {
-    /// Control message, header and pids, about.
+    /// About the bytes of a control message, its header and its pids.
     const CONTROL_BYTES: usize = 64;
     let term = match sig {
         Signal::Send { msg, .. } | Signal::RegSend { msg, .. } | Signal::AliasSend { msg, .. } => {

@@ -730,8 +730,8 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    /// Decodes one term into `items`, or opens a container and returns its
-    /// frame (the caller pushes it).
+    /// Decodes one term into the innermost open container (`root` when none
+    /// is open), or opens a container: pushes its frame on `stack`.
     #[inline]
     fn one(
         &mut self,
@@ -752,6 +752,8 @@ impl<'a> Decoder<'a> {
         match tag {
             SMALL_INTEGER_EXT => push_int(items, i64::from(self.u8()?)),
             INTEGER_EXT => push_int(items, i64::from(i32::from_be_bytes(self.array()?))),
+            // The guard pushes the atom when it is short ASCII; otherwise it
+            // reads nothing and the general arm below takes it.
             SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT if self.short_ascii_atom(items) => {}
             SMALL_ATOM_UTF8_EXT | ATOM_UTF8_EXT | ATOM_EXT | SMALL_ATOM_EXT | ATOM_CACHE_REF => {
                 items.push(Term::Atom(self.atom_body(tag, offset, run)?))
@@ -822,7 +824,6 @@ impl<'a> Decoder<'a> {
                 };
                 return self.open_fun(run, fun, num_free, offset, stack, root);
             }
-
             FUN_EXT => {
                 let num_free = self.u32()?;
                 let pid = self.pid(run)?;

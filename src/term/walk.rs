@@ -49,8 +49,8 @@ impl Drop for Term {
 /// bound.
 #[inline(never)]
 fn drop_owner(t: &mut Term) {
-    // A tuple or list of leaves (most messages, such as `{seq, 1}`): the
-    // drop glue that follows frees it one level deep, without the depth
+    // A tuple or list of leaves (most messages, such as `{seq, 1}`, and
+    // every string) is freed here, one level deep, without the depth
     // accounting below.
     if let Term::Tuple(v) | Term::List(v) = t
         && !v.iter().any(owns_terms)
@@ -75,9 +75,8 @@ fn drop_owner(t: &mut Term) {
     }
 }
 
-/// Drops a term that owns no terms. Integers and floats (every element of
-/// a string) own nothing at all: forgetting them skips a call of the drop
-/// glue per element.
+/// Drops `c`. Integers and floats (every element of a string) own nothing
+/// at all: forgetting them saves a call of the drop glue per element.
 #[inline(always)]
 fn drop_leaf(c: Term) {
     if let Term::Int(_) | Term::Float(_) = c {
