@@ -147,6 +147,13 @@ impl Conn {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Marks the Conn as out of the node's table (`gone`), so that every
+    /// sender's [`ConnCache`] looks the peer up again instead of pushing
+    /// into it.
+    pub(crate) fn retire(&self) {
+        self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
     pub(crate) fn is_incoming(&self) -> bool {
         self.incoming.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -594,10 +594,16 @@ impl NodeInner {
                         tracing::info!(node = %old.peer, "peer reconnected; dropping the old connection");
                         old.kill.cancel();
                         let c = Arc::new(Conn::new(self.next_conn_id(), old.peer.clone()));
-                        self.conns
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(old.peer.clone(), c.clone());
+                        let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
+                        conns.insert(old.peer.clone(), c.clone());
+                        // Retired with the table change, not when the old
+                        // connection's task gets round to finishing: until
+                        // then, a sender that cached the old Conn would
+                        // still push into it, and a reply (say, to the
+                        // peer's `net_adm:ping` on the new connection)
+                        // would leave on the dead socket and be lost.
+                        old.retire();
+                        drop(conns);
                         c
                     }
                     None => return,
