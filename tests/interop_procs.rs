@@ -785,6 +785,42 @@ fn node_monitoring_on_both_sides_with_reasons() {
     );
 }
 
+/// `disconnect` then an immediate send: as after `erlang:disconnect_node/1`,
+/// the send sets up a new connection; it must not go to the one being
+/// closed (which the sending mailbox has cached) and be lost.
+#[test]
+fn a_send_right_after_disconnect_goes_out_on_a_new_connection() {
+    let mut rig = Rig::start();
+    let h = rig.rt.handle().clone();
+    let _g = h.enter();
+    let erl_node = rig.erl.node.clone();
+    rig.erl.eval_ok(
+        "register(echo_back, spawn(fun Loop() -> receive {From, M} -> From ! {back, M}, Loop() end end))",
+    );
+    let mut mb = rig.node.mailbox();
+    let dest = ("echo_back", erl_node.as_str());
+    let ask = |mb: &Mailbox, i: i64| {
+        mb.send(
+            dest,
+            Term::tuple(vec![Term::Pid(mb.pid().clone()), Term::Int(i)]),
+        );
+    };
+    // The first send connects, and the mailbox caches the connection.
+    ask(&mb, 0);
+    assert_eq!(
+        rig.recv(&mut mb),
+        Term::tuple(vec![atom("back"), Term::Int(0)])
+    );
+    for i in 1..=20 {
+        assert!(rig.node.disconnect(&erl_node));
+        ask(&mb, i);
+        assert_eq!(
+            rig.recv(&mut mb),
+            Term::tuple(vec![atom("back"), Term::Int(i)])
+        );
+    }
+}
+
 // ---------------------------------------------------------------- serving rpc
 
 /// Functions for BEAM callers: values, each exception class, a panic, a

@@ -147,11 +147,16 @@ impl Conn {
             .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
-    /// Marks the Conn as out of the node's table (`gone`), so that every
-    /// sender's [`ConnCache`] looks the peer up again instead of pushing
-    /// into it.
+    /// Marks the Conn as replaced or closing (`gone`): every sender's
+    /// [`ConnCache`] looks the peer up again instead of pushing into it, and
+    /// the next send to the peer sets up a new connection.
     pub(crate) fn retire(&self) {
         self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// True once [`Conn::retire`]d or finished.
+    pub(crate) fn is_retired(&self) -> bool {
+        self.gone.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn is_incoming(&self) -> bool {
@@ -235,9 +240,13 @@ impl NodeInner {
     /// The connection to `peer`, starting a dial if there is none.
     pub(crate) fn conn_for(self: &Arc<Self>, peer: &Atom) -> Arc<Conn> {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(c) = conns.get(peer) {
-            return c.clone();
-        }
+        // A connection being closed (`disconnect`) stays in the table until
+        // its task has finished; the new one waits for that, so that its
+        // nodeup follows the old one's nodedown.
+        let closing = match conns.get(peer) {
+            Some(c) if !c.is_retired() => return c.clone(),
+            other => other.cloned(),
+        };
         let c = Arc::new(Conn::new(self.next_conn_id(), peer.clone()));
         if conns.len() >= self.cfg.max_connections {
             drop(conns);
@@ -255,7 +264,7 @@ impl NodeInner {
         drop(conns);
         let node = self.clone();
         let dial = c.clone();
-        tokio::spawn(async move { node.dial(dial).await });
+        tokio::spawn(async move { node.dial(dial, closing).await });
         c
     }
 
@@ -375,8 +384,12 @@ impl NodeInner {
 
     /// Closes the connection to `peer`; true if there was one.
     pub(crate) fn disconnect_atom(&self, peer: &Atom) -> bool {
-        match self.existing_conn(peer) {
+        match self.existing_conn(peer).filter(|c| !c.is_retired()) {
             Some(c) => {
+                // Retired at once, as `erlang:disconnect_node/1` returns
+                // once the node is gone: a send from now on sets up a new
+                // connection instead of joining the one being closed.
+                c.retire();
                 c.kill.cancel();
                 true
             }
@@ -385,9 +398,16 @@ impl NodeInner {
     }
 
     /// Our dial: EPMD lookup, TCP connect, handshake, then the connection loop.
-    async fn dial(self: Arc<Self>, conn: Arc<Conn>) {
+    async fn dial(self: Arc<Self>, conn: Arc<Conn>, closing: Option<Arc<Conn>>) {
+        let after_closing = async {
+            if let Some(old) = closing {
+                let mut phase = old.phase.subscribe();
+                let _ = phase.wait_for(|p| matches!(p, Phase::Down(_))).await;
+            }
+            self.dial_handshake(&conn.peer).await
+        };
         let outcome = tokio::select! {
-            r = self.dial_handshake(&conn.peer) => Some(r),
+            r = after_closing => Some(r),
             _ = conn.cancel_dial.cancelled() => None,
             _ = conn.kill.cancelled() => Some(Err(DialError::Failed("disconnected while connecting".into()))),
         };

@@ -97,7 +97,10 @@ impl Node {
         }
     }
 
-    /// Closes the connection to `node` (`erlang:disconnect_node/1`).
+    /// Closes the connection to `node` (`erlang:disconnect_node/1`). As on
+    /// the BEAM, the node is gone from [`Node::nodes`] at once, and a send
+    /// after this sets up a new connection (which waits for the old one to
+    /// finish closing, so that its nodeup follows the old nodedown).
     pub fn disconnect(&self, node: &str) -> bool {
         Atom::new(node).is_ok_and(|a| self.inner.disconnect_atom(&a))
     }

@@ -419,7 +419,7 @@ impl NodeInner {
         let conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<Atom> = conns
             .values()
-            .filter(|c| c.flags().is_some())
+            .filter(|c| c.flags().is_some() && !c.is_retired())
             .map(|c| c.peer.clone())
             .collect();
         v.sort();

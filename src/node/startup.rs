@@ -652,7 +652,9 @@ impl NodeInner {
         }
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
         let mut slot = picked.lock().unwrap_or_else(|e| e.into_inner());
-        match conns.get(&peer) {
+        // A connection we are closing (`disconnect`) is no longer the peer's:
+        // the new one gets a fresh Conn.
+        match conns.get(&peer).filter(|c| !c.is_retired()) {
             None if conns.len() >= self.cfg.max_connections => {
                 tracing::warn!(peer = %peer, limit = self.cfg.max_connections, "refusing a connection: the node has max_connections connections");
                 Status::NotAllowed
