@@ -821,6 +821,39 @@ fn a_send_right_after_disconnect_goes_out_on_a_new_connection() {
     }
 }
 
+/// The peer drops and remakes its connection 30 times in a row: every
+/// nodedown comes before the next nodeup, even when our side has not yet
+/// closed the old connection as the new handshake arrives.
+#[test]
+fn reconnects_give_nodedown_before_the_next_nodeup() {
+    let mut rig = Rig::start();
+    let erl_node = rig.erl.node.clone();
+    let mut events = rig.node.monitor_nodes();
+    assert_eq!(rig.erl.eval_ok("net_kernel:connect_node(RN)"), "true");
+    next_up(&rig.rt, &mut events, &erl_node);
+    assert_eq!(
+        rig.erl.eval_ok(
+            "lists:all(fun(_) -> erlang:disconnect_node(RN), net_kernel:connect_node(RN) end, lists:seq(1, 30))"
+        ),
+        "true"
+    );
+    let mut seen = Vec::new();
+    rig.rt.block_on(async {
+        while seen.len() < 60 {
+            match tokio::time::timeout(WAIT, events.recv()).await {
+                Ok(Ok(NodeEvent::Up { node })) if node.as_str() == erl_node => seen.push("up"),
+                Ok(Ok(NodeEvent::Down { node, .. })) if node.as_str() == erl_node => {
+                    seen.push("down")
+                }
+                Ok(Ok(_)) => {}
+                other => panic!("after {seen:?}: {other:?}"),
+            }
+        }
+    });
+    let expected: Vec<&str> = ["down", "up"].repeat(30);
+    assert_eq!(seen, expected);
+}
+
 // ---------------------------------------------------------------- serving rpc
 
 /// Functions for BEAM callers: values, each exception class, a panic, a

@@ -154,6 +154,13 @@ impl Conn {
         self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Waits until the Conn is down (its links and monitors swept and its
+    /// nodedown sent), for at most `limit`.
+    pub(crate) async fn closed(&self, limit: Duration) {
+        let mut phase = self.phase.subscribe();
+        let _ = tokio::time::timeout(limit, phase.wait_for(|p| matches!(p, Phase::Down(_)))).await;
+    }
+
     /// True once [`Conn::retire`]d or finished.
     pub(crate) fn is_retired(&self) -> bool {
         self.gone.load(std::sync::atomic::Ordering::Relaxed)
@@ -401,8 +408,7 @@ impl NodeInner {
     async fn dial(self: Arc<Self>, conn: Arc<Conn>, closing: Option<Arc<Conn>>) {
         let after_closing = async {
             if let Some(old) = closing {
-                let mut phase = old.phase.subscribe();
-                let _ = phase.wait_for(|p| matches!(p, Phase::Down(_))).await;
+                old.closed(CLOSING_WAIT).await;
             }
             self.dial_handshake(&conn.peer).await
         };
@@ -804,6 +810,12 @@ impl ConnIo<'_> {
 /// Time allowed to write what is buffered when a connection is closed on
 /// purpose; a peer that does not read gets no more than this.
 const FLUSH_ON_CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Longest a new connection to a peer waits for the old one, being closed,
+/// to be down, so that nodedown comes before nodeup: a closing connection
+/// flushes for at most [`FLUSH_ON_CLOSE_TIMEOUT`], so this only bounds a
+/// connection task that is stuck elsewhere.
+pub(crate) const CLOSING_WAIT: Duration = Duration::from_secs(5);
 
 /// Time allowed to connect the TCP socket to a peer.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(7);

@@ -536,8 +536,9 @@ fn handshake_opts(node: &NodeInner) -> HandshakeOptions {
 
 /// What the acceptor decided for one incoming connection.
 enum Picked {
-    /// This Conn (new, or taken over from our losing dial).
-    Conn(Arc<Conn>),
+    /// This Conn (new, or taken over from our losing dial), and the
+    /// connection to the peer we are still closing, if any.
+    Conn(Arc<Conn>, Option<Arc<Conn>>),
     /// A connection is up; if the peer says it is a new one, replace it.
     Replace(Arc<Conn>),
 }
@@ -588,8 +589,8 @@ impl NodeInner {
         drop(permit);
         match result {
             Ok((est, leftover)) => {
-                let conn = match picked {
-                    Some(Picked::Conn(c)) => c,
+                let (conn, closing) = match picked {
+                    Some(Picked::Conn(c, closing)) => (c, closing),
                     Some(Picked::Replace(old)) => {
                         tracing::info!(node = %old.peer, "peer reconnected; dropping the old connection");
                         old.kill.cancel();
@@ -604,7 +605,7 @@ impl NodeInner {
                         // would leave on the dead socket and be lost.
                         old.retire();
                         drop(conns);
-                        c
+                        (c, Some(old))
                     }
                     None => return,
                 };
@@ -612,6 +613,12 @@ impl NodeInner {
                     tracing::debug!(peer = %conn.peer, "another connection to the peer won; closing this one");
                     return;
                 };
+                // The old connection's nodedown first, then this one's
+                // nodeup, as a dial does it (what the peer sends meanwhile
+                // waits in the socket).
+                if let Some(old) = closing {
+                    old.closed(super::conn::CLOSING_WAIT).await;
+                }
                 let (r, w) = stream.into_halves();
                 let est = Established {
                     reader: r,
@@ -628,7 +635,7 @@ impl NodeInner {
                     Some(te) => tracing::warn!("TLS connection from {addr} refused: {te}"),
                     None => log_rejected(&e, addr),
                 }
-                if let Some(Picked::Conn(c)) = picked {
+                if let Some(Picked::Conn(c, _)) = picked {
                     if c.take_queue().is_some() {
                         self.conn_failed(&c, format!("incoming handshake failed: {e}"));
                     }
@@ -654,6 +661,7 @@ impl NodeInner {
         let mut slot = picked.lock().unwrap_or_else(|e| e.into_inner());
         // A connection we are closing (`disconnect`) is no longer the peer's:
         // the new one gets a fresh Conn.
+        let closing = conns.get(&peer).filter(|c| c.is_retired()).cloned();
         match conns.get(&peer).filter(|c| !c.is_retired()) {
             None if conns.len() >= self.cfg.max_connections => {
                 tracing::warn!(peer = %peer, limit = self.cfg.max_connections, "refusing a connection: the node has max_connections connections");
@@ -663,7 +671,7 @@ impl NodeInner {
                 let c = Arc::new(Conn::new(self.next_conn_id(), peer.clone()));
                 c.set_incoming();
                 conns.insert(peer, c.clone());
-                *slot = Some(Picked::Conn(c));
+                *slot = Some(Picked::Conn(c, closing));
                 Status::Ok
             }
             Some(c) if c.flags().is_some() => {
@@ -677,7 +685,7 @@ impl NodeInner {
                 _ => {
                     c.cancel_dial.cancel();
                     c.set_incoming();
-                    *slot = Some(Picked::Conn(c.clone()));
+                    *slot = Some(Picked::Conn(c.clone(), None));
                     Status::OkSimultaneous
                 }
             },
