@@ -260,7 +260,7 @@ impl NodeInner {
             tracing::warn!(peer = %peer, limit = self.cfg.max_connections, "not connecting: the node has max_connections connections");
             // A Conn that is down from the start: whatever is pushed to it
             // gets the no-connection treatment.
-            c.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+            c.retire();
             c.phase.send_replace(Phase::Down(DownReason::ConnectFailed(
                 "max_connections reached".into(),
             )));
@@ -365,7 +365,7 @@ impl NodeInner {
         // the shutdown check.
         let mut slot = cache.0.lock().unwrap_or_else(|e| e.into_inner());
         match slot.as_ref() {
-            Some(c) if !c.gone.load(std::sync::atomic::Ordering::Relaxed) && c.peer == *node => {
+            Some(c) if !c.is_retired() && c.peer == *node => {
                 // A message the connection cannot take is dropped by
                 // `push` (undeliverable does nothing for messages), so
                 // holding the cache's lock here cannot reenter it.
@@ -466,7 +466,7 @@ impl NodeInner {
             if conns.get(&conn.peer).is_some_and(|c| c.id == conn.id) {
                 conns.remove(&conn.peer);
             }
-            conn.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+            conn.retire();
         }
         conn.phase.send_replace(Phase::Down(reason.clone()));
         // Anything still queued (or queued from now on) cannot go out.

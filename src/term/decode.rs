@@ -858,12 +858,9 @@ impl<'a> Decoder<'a> {
             .buf
             .get(start..start + super::INLINE_ATOM_BYTES)
             .and_then(|w| <&[u8; super::INLINE_ATOM_BYTES]>::try_from(w).ok());
-        let pushed = match (window, self.buf.get(start..end)) {
-            // Not too near the end of the input: a fixed-size read.
-            (Some(window), _) => push_atom_window(items, window, len),
-            (None, Some(text)) => push_short_ascii_atom(items, text),
-            (None, None) => false,
-        };
+        // Within 22 bytes of the end of the input the general atom path,
+        // which the caller falls back to, takes it.
+        let pushed = window.is_some_and(|w| push_atom_window(items, w, len));
         if pushed {
             self.pos = end;
         }
@@ -1323,15 +1320,6 @@ fn push_atom_window(
     }
     items.extend(std::iter::once(window).map(|w| Term::Atom(Atom::inline_from_window(w, len))));
     true
-}
-
-/// Pushes the atom `text` and returns true if it is short ASCII (see
-/// [`Atom::from_short_ascii`]): the end-of-input case of `push_atom_window`.
-#[inline(never)]
-fn push_short_ascii_atom(items: &mut Vec<Term>, text: &[u8]) -> bool {
-    let before = items.len();
-    items.extend(Atom::from_short_ascii(text).map(Term::Atom));
-    items.len() != before
 }
 
 /// An integer from little-endian magnitude bytes, in normal
