@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! erl -noshell -pa DIR -eval 'erlnode_bench:write_corpus("corpus.etf"), halt().'
-//! cargo run --release --example codec_slices -- corpus.etf
+//! cargo run --release --example codec_slices -- corpus.etf [SLICE]
 //! ```
 //!
 //! Prints one line per slice: its size, and the best of 5 runs of 300
@@ -40,7 +40,9 @@ fn main() -> ExitCode {
         eprintln!("codec_slices: {path} is not a list of corpus items");
         return ExitCode::from(1);
     };
-    for k in 0..8 {
+    // An optional second argument keeps one slice, for profiling it alone.
+    let only: Option<usize> = std::env::args().nth(2).and_then(|a| a.parse().ok());
+    for k in (0..8).filter(|k| only.is_none_or(|o| o == *k)) {
         // Items are numbered from 1, as in the corpus.
         let slice: Vec<Term> = items
             .iter()

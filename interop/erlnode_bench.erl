@@ -77,6 +77,16 @@ main([RustNodeS, RustPidS, WorkDir, BenchPeerExe, CodecExe]) ->
              lower, {abs_max, 3 * 64}}
         ],
         print_table(Rows0 ++ [Conc, RustRust] ++ Codec ++ Mem),
+        Sides = [{Beam, BeamPid}, {Rust, RustPid}],
+        print_cpu_table([
+            cpu_row("serial round trip", Sides, fun(N) -> serial(N, ?SERIAL_N) end,
+                    fun(_) -> ?SERIAL_N end),
+            cpu_row("rpc:call", Sides, fun(N) -> rpc_latency(N, ?RPC_N) end,
+                    fun(_) -> ?RPC_N end),
+            cpu_row("pipelined msg BEAM→peer", Sides,
+                    fun(N) -> 1.0e6 / pipeline(N, ?PIPELINE_N) end,
+                    fun(_) -> ?PIPELINE_N end)
+        ]),
         peer_note(Beam)
     end);
 main(Other) ->
@@ -424,6 +434,49 @@ print_row({Name, B, R, Better, Target}) ->
     _ = Better,
     io:format("| ~ts | ~ts | ~ts | ~.2fx | ~ts | ~ts |~n",
               [Name, num(B), num(R), Ratio, TargetText, Met]).
+
+%% ---- CPU per operation, by side ------------------------------------------
+
+%% The CPU time the driver (this node) and the peer spent per operation,
+%% next to the wall time per operation, median of ?ROUNDS turns per peer
+%% kind. In a serial workload the two sides take turns, so the wall time
+%% per operation cannot drop below the driver's CPU plus the peer's; this is
+%% what bounds the serial and rpc:call ratios (docs/BENCH.md). Work(N)
+%% runs one turn against node N and returns its wall µs per operation;
+%% Ops(N) is the number of operations in a turn.
+cpu_row(Name, Sides, Work, Ops) ->
+    Drv = os:getpid(),
+    Turns = [[begin
+                  D0 = cpu_ns(Drv), P0 = cpu_ns(integer_to_list(OsPid)),
+                  Wall = Work(Node),
+                  D1 = cpu_ns(Drv), P1 = cpu_ns(integer_to_list(OsPid)),
+                  K = Ops(Node),
+                  {Wall, (D1 - D0) / K / 1000, (P1 - P0) / K / 1000}
+              end || {Node, OsPid} <- Sides]
+             || _ <- lists:seq(1, ?ROUNDS)],
+    PerSide = [[lists:nth(I, T) || T <- Turns] || I <- lists:seq(1, length(Sides))],
+    {Name, [{median([W || {W, _, _} <- Ts]), median([D || {_, D, _} <- Ts]),
+             median([P || {_, _, P} <- Ts])} || Ts <- PerSide]}.
+
+%% CPU time of all threads of an OS process so far, in ns
+%% (/proc/PID/task/*/schedstat: the first field is the time on a CPU).
+cpu_ns(OsPid) ->
+    Dir = "/proc/" ++ OsPid ++ "/task",
+    {ok, Tasks} = file:list_dir(Dir),
+    lists:sum([case file:read_file(Dir ++ "/" ++ T ++ "/schedstat") of
+                   {ok, B} -> binary_to_integer(hd(binary:split(B, <<" ">>)));
+                   {error, _} -> 0 % the thread ended meanwhile
+               end || T <- Tasks]).
+
+print_cpu_table(Rows) ->
+    io:format("~nCPU per operation by side (µs; medians; the driver is this run's erl):~n~n"),
+    io:format("| workload | BEAM peer: wall | driver CPU | peer CPU "
+              "| erlnode: wall | driver CPU | erlnode CPU |~n"),
+    io:format("|---|---:|---:|---:|---:|---:|---:|~n"),
+    [io:format("| ~ts | ~.1f | ~.1f | ~.1f | ~.1f | ~.1f | ~.1f |~n",
+               [Name, BW, BD, BP, RW, RD, RP])
+     || {Name, [{BW, BD, BP}, {RW, RD, RP}]} <- Rows],
+    ok.
 
 yes_no(true) -> "yes";
 yes_no(false) -> "**no**".
