@@ -289,3 +289,157 @@ fn a_peer_that_stops_reading_big_messages_is_disconnected_at_the_byte_limit() {
         "{sent} messages of 64 KiB were queued before the connection closed"
     );
 }
+
+#[test]
+fn send_wait_holds_a_producer_at_the_busy_limit_and_nothing_is_lost() {
+    const BUSY: usize = 1 << 20;
+    const MSG: usize = 64 << 10;
+    // 600 × 64 KiB = 37.5 MiB, far more than the busy limit plus what the
+    // loopback socket buffers take from a peer that does not read.
+    const TOTAL: usize = 600;
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = runtime();
+    let node = rt
+        .block_on(
+            Node::builder(&unique("bw"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .dist_buf_busy_limit(BUSY)
+                .start(),
+        )
+        .unwrap();
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    assert!(rt.block_on(node.ping(&erl.node)));
+    erl.eval_ok(
+        "register(counter, spawn(fun() -> (fun Loop(N) -> receive {From, count} -> \
+         From ! {count, N}, Loop(N); _ -> Loop(N + 1) end end)(0) end))",
+    );
+    let producer = {
+        let _g = rt.enter();
+        node.mailbox()
+    };
+    signal_pid(erl.pid(), "STOP");
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let task = {
+        let sent = sent.clone();
+        let dest = erl.node.clone();
+        rt.spawn(async move {
+            let payload = Term::binary(vec![5u8; MSG]);
+            for _ in 0..TOTAL {
+                producer
+                    .send_wait(("counter", dest.as_str()), payload.clone())
+                    .await;
+                sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            producer
+        })
+    };
+    // The producer stops once the peer's socket buffers and the busy limit
+    // are full: wait until the count has not moved for a second.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut last = (usize::MAX, Instant::now());
+    let held_at = loop {
+        let now = sent.load(std::sync::atomic::Ordering::Relaxed);
+        if now != last.0 {
+            last = (now, Instant::now());
+        } else if last.1.elapsed() >= Duration::from_secs(1) {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline && now < TOTAL,
+            "send_wait did not hold the producer: {now} of {TOTAL} messages sent to a stopped peer"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        held_at >= BUSY / MSG,
+        "the producer waited before the busy limit: {held_at} messages"
+    );
+    // Held, not disconnected: the connection is still up.
+    assert!(node.nodes().iter().any(|n| n.as_str() == erl.node));
+    signal_pid(erl.pid(), "CONT");
+    let producer = rt
+        .block_on(async { tokio::time::timeout(Duration::from_secs(60), task).await })
+        .expect("the producer did not finish once the peer read again")
+        .unwrap();
+    assert_eq!(sent.load(std::sync::atomic::Ordering::Relaxed), TOTAL);
+    // Every message arrived.
+    let mut producer = producer;
+    producer.send(
+        ("counter", erl.node.as_str()),
+        Term::tuple(vec![Term::Pid(producer.pid().clone()), Term::atom("count")]),
+    );
+    let got = rt
+        .block_on(producer.recv_timeout(Duration::from_secs(30)))
+        .unwrap();
+    assert_eq!(
+        got,
+        Some(Term::tuple(vec![
+            Term::atom("count"),
+            Term::Int(TOTAL as i64)
+        ]))
+    );
+    eprintln!("send_wait held the producer at {held_at} messages of 64 KiB");
+}
+
+#[test]
+fn send_wait_waits_out_the_connection_setup_and_never_hangs_on_a_missing_node() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let rt = runtime();
+    let node = rt
+        .block_on(
+            Node::builder(&unique("bc"))
+                .cookie(&cookie)
+                .epmd_port(epmd.port)
+                .start(),
+        )
+        .unwrap();
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    erl.eval_ok(
+        "register(box, spawn(fun() -> receive M -> receive {From, get} -> From ! M end end end))",
+    );
+    let mut mb = {
+        let _g = rt.enter();
+        node.mailbox()
+    };
+    let dest = erl.node.clone();
+    // Not connected yet: the first send_wait sets the connection up.
+    assert!(node.nodes().is_empty());
+    let got = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            mb.send_wait(("box", dest.as_str()), Term::atom("first"))
+                .await;
+            mb.send_wait(
+                ("box", dest.as_str()),
+                Term::tuple(vec![Term::Pid(mb.pid().clone()), Term::atom("get")]),
+            )
+            .await;
+            mb.recv_timeout(Duration::from_secs(10)).await
+        })
+        .await
+    });
+    assert_eq!(
+        got.expect("send_wait to a peer being connected hung")
+            .unwrap(),
+        Some(Term::atom("first"))
+    );
+    // A node nobody runs: the dial fails and send_wait returns (the
+    // message is dropped, as a send's would be).
+    let missing = format!(
+        "{}@{}",
+        unique("nobody"),
+        erl.node.split('@').nth(1).unwrap()
+    );
+    let r = rt.block_on(async {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            mb.send_wait(("box", missing.as_str()), Term::atom("lost")),
+        )
+        .await
+    });
+    assert!(r.is_ok(), "send_wait to an unreachable node did not return");
+    // The node still works.
+    assert!(rt.block_on(node.ping(&erl.node)));
+}

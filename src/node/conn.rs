@@ -118,6 +118,28 @@ pub(crate) struct Conn {
     send: Mutex<SendSide>,
     /// Wakes the connection task when the pending bytes stop being empty.
     ready: tokio::sync::Notify,
+    /// Senders in [`Conn::wait_not_busy`]; the connection task wakes them
+    /// through `drained` only when there are any.
+    busy_waiters: std::sync::atomic::AtomicUsize,
+    /// Woken when the backlog fell below the busy limit.
+    drained: tokio::sync::Notify,
+}
+
+/// Counts a sender in [`Conn::wait_not_busy`] for as long as it waits,
+/// including when its future is dropped.
+struct BusyWaiter<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> BusyWaiter<'a> {
+    fn new(count: &'a std::sync::atomic::AtomicUsize) -> BusyWaiter<'a> {
+        count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        BusyWaiter(count)
+    }
+}
+
+impl Drop for BusyWaiter<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 /// The send side of an established connection, shared by the senders and
@@ -190,6 +212,52 @@ impl Conn {
                 pending: OutBuf::new(true),
             }),
             ready: tokio::sync::Notify::new(),
+            busy_waiters: Default::default(),
+            drained: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// Waits while the connection is being set up, or while `limit` encoded
+    /// bytes or more wait for the peer beyond what its socket took (the
+    /// pending bytes, the unsent part of messages in fragments and what is
+    /// held behind them). Returns at once for a connection that is down or
+    /// retired: a send then takes the usual no-connection path.
+    pub(crate) async fn wait_not_busy(&self, limit: usize) {
+        let mut phase = self.phase.subscribe();
+        let _waiting = BusyWaiter::new(&self.busy_waiters);
+        loop {
+            // Registered before the check, so a wake-up between the check
+            // and the wait is not lost.
+            let drained = self.drained.notified();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            if self.is_retired() {
+                return;
+            }
+            let up = match &*phase.borrow_and_update() {
+                Phase::Down(_) => return,
+                Phase::Connecting => false,
+                Phase::Up(_) => true,
+            };
+            if up {
+                let side = self.send_side();
+                let busy = side
+                    .writer
+                    .as_ref()
+                    .is_some_and(|w| side.pending.len() + w.backlog() >= limit);
+                drop(side);
+                if !busy {
+                    return;
+                }
+            }
+            tokio::select! {
+                _ = &mut drained => {}
+                changed = phase.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+            }
         }
     }
 
@@ -378,6 +446,27 @@ impl NodeInner {
                 *slot = Some(c);
             }
         }
+    }
+
+    /// Waits until a message to `node` may be queued without passing the
+    /// busy limit: see [`super::Mailbox::send_wait`]. Sets the sender's
+    /// cached connection as a send would.
+    pub(crate) async fn wait_not_busy(self: &Arc<Self>, node: &Atom, cache: &ConnCache) {
+        if *node == self.name || self.is_shutting_down() {
+            return;
+        }
+        let conn = {
+            let mut slot = cache.0.lock().unwrap_or_else(|e| e.into_inner());
+            match slot.as_ref() {
+                Some(c) if !c.is_retired() && c.peer == *node => c.clone(),
+                _ => {
+                    let c = self.conn_for(node);
+                    *slot = Some(c.clone());
+                    c
+                }
+            }
+        };
+        conn.wait_not_busy(self.cfg.dist_buf_busy_limit).await;
     }
 
     /// Connects to `peer` (if needed) and waits for the outcome.
@@ -720,10 +809,22 @@ impl ConnIo<'_> {
             }
         }
         let taken = out.take_encoded();
+        // Read under the lock: a sender counted itself before it took the
+        // lock to find the backlog too big, so either it is counted here or
+        // it saw the smaller backlog.
+        let wake = self
+            .conn
+            .busy_waiters
+            .load(std::sync::atomic::Ordering::SeqCst)
+            > 0
+            && pending.len() + out.backlog() < self.node.cfg.dist_buf_busy_limit;
         drop(side);
         self.conn
             .queued
             .fetch_sub(taken, std::sync::atomic::Ordering::Relaxed);
+        if wake {
+            self.conn.drained.notify_waiters();
+        }
     }
 
     /// Handles every complete frame in the receive buffer.

@@ -162,6 +162,13 @@ impl Node {
         mb.send(to, msg);
     }
 
+    /// Like [`Node::send`], after waiting while the connection to the
+    /// destination's node is busy: see [`Mailbox::send_wait`].
+    pub async fn send_wait(&self, to: impl Into<Dest>, msg: Term) {
+        let mb = self.mailbox();
+        mb.send_wait(to, msg).await;
+    }
+
     /// A stream of node-up and node-down events
     /// (`net_kernel:monitor_nodes(true, [{node_type, all}])`).
     pub fn monitor_nodes(&self) -> broadcast::Receiver<NodeEvent> {

@@ -302,6 +302,31 @@ impl Mailbox {
             .send_from(&self.proc.pid, to.into(), msg, &self.conn);
     }
 
+    /// Sends `msg` to `to` like [`Mailbox::send`], after waiting while the
+    /// connection to the destination's node is busy, as the BEAM suspends a
+    /// process that sends to a busy distribution port: while the connection
+    /// is being set up, and while [`NodeBuilder::dist_buf_busy_limit`] bytes
+    /// (1 MiB by default) or more wait for the peer beyond what its socket
+    /// took. A producer that uses it runs at the pace the peer reads,
+    /// instead of queueing until the send queue limits close the
+    /// connection. Local destinations, and a node that cannot be reached,
+    /// never make it wait (the message is then dropped, as with `send`).
+    ///
+    /// [`NodeBuilder::dist_buf_busy_limit`]: crate::NodeBuilder::dist_buf_busy_limit
+    pub async fn send_wait(&self, to: impl Into<Dest>, msg: Term) {
+        let to = to.into();
+        let node = match &to {
+            Dest::Pid(p) => Some(&p.node),
+            Dest::RemoteName(_, n) => Some(n),
+            Dest::Alias(a) => Some(&a.node),
+            Dest::Name(_) => None,
+        };
+        if let Some(node) = node {
+            self.node.wait_not_busy(node, &self.conn).await;
+        }
+        self.send(to, msg);
+    }
+
     /// Sets `process_flag(trap_exit, Flag)`; returns the old value.
     pub fn trap_exit(&self, on: bool) -> bool {
         std::mem::replace(&mut self.proc.lock().trap_exit, on)

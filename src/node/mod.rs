@@ -103,6 +103,7 @@ pub(crate) struct Config {
     pub max_pending_handshakes: usize,
     pub max_send_queue: usize,
     pub max_send_queue_bytes: usize,
+    pub dist_buf_busy_limit: usize,
     pub max_mailbox_len: usize,
     /// TLS distribution (`-proto_dist inet_tls`) when set; plain TCP otherwise.
     pub tls: Option<crate::tls::TlsConfig>,
@@ -129,12 +130,18 @@ pub const DEFAULT_MAX_SEND_QUEUE: usize = 1_000_000;
 /// Default cap on encoded bytes waiting for one peer beyond what the socket
 /// took. The signal count above bounds small messages; this bounds big
 /// ones, where a million signals could be terabytes. The BEAM suspends a
-/// sender past 1 MiB (`dist_buf_busy_limit`); a Rust `send` never blocks,
-/// so erlnode lets the backlog grow to this much before it closes the
-/// connection (`send_queue_full`). It is checked before each signal is
+/// sender past 1 MiB (`dist_buf_busy_limit`), as [`Mailbox::send_wait`]
+/// does; a plain `send` never blocks, so erlnode lets the backlog grow to
+/// this much before it closes the connection (`send_queue_full`). It is checked before each signal is
 /// added, so one message bigger than the limit still goes out on a
 /// connection that keeps up.
 pub const DEFAULT_MAX_SEND_QUEUE_BYTES: usize = 1 << 30;
+
+/// Default backlog at which [`Mailbox::send_wait`] waits: encoded bytes
+/// waiting for one peer beyond what its socket took. 1 MiB is the BEAM's
+/// `dist_buf_busy_limit` (`+zdbbl 1024`), past which it suspends a process
+/// that sends to the node; a plain [`Mailbox::send`] never waits.
+pub const DEFAULT_DIST_BUF_BUSY_LIMIT: usize = 1 << 20;
 
 /// Default cap on messages queued in one local process's mailbox, unread.
 /// A process past it is ended with reason `{erlnode, mailbox_overflow}`

@@ -40,6 +40,7 @@ pub struct NodeBuilder {
     max_pending_handshakes: usize,
     max_send_queue: usize,
     max_send_queue_bytes: usize,
+    dist_buf_busy_limit: usize,
     max_mailbox_len: usize,
     tls: Option<TlsConfig>,
     hosts: std::collections::HashMap<String, IpAddr>,
@@ -70,6 +71,7 @@ impl Node {
             max_pending_handshakes: super::DEFAULT_MAX_PENDING_HANDSHAKES,
             max_send_queue: super::DEFAULT_MAX_SEND_QUEUE,
             max_send_queue_bytes: super::DEFAULT_MAX_SEND_QUEUE_BYTES,
+            dist_buf_busy_limit: super::DEFAULT_DIST_BUF_BUSY_LIMIT,
             max_mailbox_len: super::DEFAULT_MAX_MAILBOX_LEN,
             tls: None,
             hosts: Default::default(),
@@ -221,6 +223,15 @@ impl NodeBuilder {
         self
     }
 
+    /// Backlog, in encoded bytes waiting for one peer beyond what its socket
+    /// took, at which [`super::Mailbox::send_wait`] waits for the peer to
+    /// read (default [`super::DEFAULT_DIST_BUF_BUSY_LIMIT`], the BEAM's
+    /// `+zdbbl`). Plain sends never wait.
+    pub fn dist_buf_busy_limit(mut self, n: usize) -> Self {
+        self.dist_buf_busy_limit = n.max(1);
+        self
+    }
+
     /// Most messages one local process may have queued and unread (default
     /// [`super::DEFAULT_MAX_MAILBOX_LEN`]). A process whose mailbox grows past
     /// it is ended with reason `{erlnode, mailbox_overflow}`: its queue is
@@ -293,6 +304,7 @@ impl NodeBuilder {
             max_pending_handshakes: self.max_pending_handshakes,
             max_send_queue: self.max_send_queue,
             max_send_queue_bytes: self.max_send_queue_bytes,
+            dist_buf_busy_limit: self.dist_buf_busy_limit,
             max_mailbox_len: self.max_mailbox_len,
             tls: self.tls.clone(),
             hosts: self.hosts.clone(),
