@@ -20,7 +20,8 @@ case "$mode" in
 esac
 
 echo "== building (release)" >&2
-cargo build --release --quiet --bin erlnode --example bench_peer --example codec_bench >&2
+cargo build --release --quiet --bin erlnode --example bench_peer --example codec_bench \
+    --example loopback_floor >&2
 
 work="$(mktemp -d -t erlnode-bench.XXXXXX)"
 pids=()
@@ -74,3 +75,8 @@ done
 erl -sname "bench_drv_$tag" -hidden -setcookie "$cookie" -noshell -pa "$work" \
     -run erlnode_bench main "$rust_node" "$serve_pid" "$work" \
     "$rel/examples/bench_peer" "$rel/examples/codec_bench"
+
+# The kernel's share of a serial round trip on this machine: two processes
+# bouncing 60 bytes over loopback with nothing else (docs/BENCH.md).
+echo
+"$rel/examples/loopback_floor" 20000
