@@ -84,3 +84,58 @@ async fn rust_pings_erl_and_messages_flow_both_ways() {
         .unwrap();
     assert_eq!(got, "{reply,42}");
 }
+
+/// Waits until `name` is registered to a pid other than `old`.
+async fn reregistered(node: &Node, name: &str, old: &erlnode::Pid) -> erlnode::Pid {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(p) = node.whereis(name).filter(|p| p != old) {
+            return p;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{name} was not restarted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_rex_or_net_kernel_is_restarted_and_keeps_serving_erl() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let node = rust_node("rs", &cookie, epmd.port).await;
+    node.register_fn("t", "one", 0, |_| async { Ok(Term::Int(1)) });
+    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
+    let me = node.name().to_string();
+    // rpc:block_call goes through rex (rpc:call uses erpc's spawn_request).
+    let call = format!("{{rpc:call('{me}', t, one, []), rpc:block_call('{me}', t, one, [])}}");
+    let ping = format!("net_adm:ping('{me}')");
+    let (mut erl, first) = tokio::task::spawn_blocking(move || {
+        let r = erl.eval_ok(&call);
+        (erl, r)
+    })
+    .await
+    .unwrap();
+    assert_eq!(first, "{1,1}");
+    // Kill both services, as a flood past max_mailbox_len would end them.
+    let killer = node.mailbox();
+    let rex = node.whereis("rex").expect("rex runs");
+    let nk = node.whereis("net_kernel").expect("net_kernel runs");
+    killer.exit_signal(&rex, Term::atom("kill"));
+    killer.exit_signal(&nk, Term::atom("kill"));
+    let new_rex = reregistered(&node, "rex", &rex).await;
+    reregistered(&node, "net_kernel", &nk).await;
+    assert_ne!(new_rex, rex);
+    // The same erl, on the same connection, is served by the new ones.
+    let call = format!("{{rpc:call('{me}', t, one, []), rpc:block_call('{me}', t, one, [])}}");
+    let (again, pong) = tokio::task::spawn_blocking(move || {
+        let r = erl.eval_ok(&call);
+        let p = erl.eval_ok(&ping);
+        (r, p)
+    })
+    .await
+    .unwrap();
+    assert_eq!(again, "{1,1}");
+    assert_eq!(pong, "pong");
+}

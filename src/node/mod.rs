@@ -191,7 +191,8 @@ pub(crate) struct NodeInner {
     /// functions without keeping the node alive.
     pub(crate) life: std::sync::OnceLock<std::sync::Weak<handle::Lifetime>>,
     /// The group leader handed to processes this node spawns on peers.
-    pub(crate) io_server: std::sync::OnceLock<Pid>,
+    /// The group-leader io server's pid; a new one after a restart.
+    pub(crate) io_server: Mutex<Option<Pid>>,
 }
 
 /// The registered process a connection delivered to last, with the name

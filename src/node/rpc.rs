@@ -188,7 +188,13 @@ impl Mailbox {
         }
         let gl = self
             .group_leader()
-            .or_else(|| self.node.io_server.get().cloned())
+            .or_else(|| {
+                self.node
+                    .io_server
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone()
+            })
             .unwrap_or_else(|| self.pid().clone());
         self.proc
             .lock()

@@ -820,17 +820,14 @@ impl NodeInner {
             .clone()
     }
 
-    /// Starts `net_kernel`, `rex` and the group-leader io server.
+    /// Starts `net_kernel`, `rex` and the group-leader io server, each
+    /// restarted when it ends (a peer that floods one past
+    /// `max_mailbox_len`, or an exit signal), as OTP's kernel supervisor
+    /// restarts them: the rest of the node, and other peers, keep them.
     fn start_services(self: &Arc<Self>) {
-        let nk = self.spawn_mailbox();
-        let _ = nk.register("net_kernel");
-        tokio::spawn(crate::services::net_kernel::serve(nk));
-        let rex = self.spawn_mailbox();
-        let _ = rex.register("rex");
-        tokio::spawn(crate::services::rex::serve(rex));
-        let io = self.spawn_mailbox();
-        let _ = self.io_server.set(io.pid().clone());
-        tokio::spawn(crate::services::io::serve(io));
+        self.supervise(Service::NetKernel);
+        self.supervise(Service::Rex);
+        self.supervise(Service::Io);
         // On shutdown every process ends, which also ends these services.
         let node = self.clone();
         tokio::spawn(async move {
@@ -839,6 +836,79 @@ impl NodeInner {
                 node.exit_process(&p, crate::term::Term::atom("shutdown"));
             }
         });
+    }
+}
+
+/// A service of the node that [`NodeInner::supervise`] keeps running.
+#[derive(Clone, Copy, Debug)]
+enum Service {
+    NetKernel,
+    Rex,
+    Io,
+}
+
+/// Least time between two starts of one service: one that keeps ending is
+/// restarted at most this often, so a peer that keeps killing it cannot
+/// keep a worker busy restarting it.
+const SERVICE_RESTART_INTERVAL: Duration = Duration::from_millis(100);
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::NetKernel => "net_kernel",
+            Service::Rex => "rex",
+            Service::Io => "the io server",
+        }
+    }
+}
+
+impl NodeInner {
+    /// Starts `service` now (its name is registered when this returns) and
+    /// again each time it ends, until the node shuts down.
+    fn supervise(self: &Arc<Self>, service: Service) {
+        let first = self.start_service(service);
+        let node = self.clone();
+        tokio::spawn(async move {
+            let mut mb = Some(first);
+            loop {
+                let m = mb.take().unwrap_or_else(|| node.start_service(service));
+                let started = tokio::time::Instant::now();
+                match service {
+                    Service::NetKernel => crate::services::net_kernel::serve(m).await,
+                    Service::Rex => crate::services::rex::serve(m).await,
+                    Service::Io => crate::services::io::serve(m).await,
+                }
+                if node.is_shutting_down() {
+                    return;
+                }
+                tracing::warn!(
+                    service = service.name(),
+                    "{} ended; restarting it",
+                    service.name()
+                );
+                tokio::time::sleep_until(started + SERVICE_RESTART_INTERVAL).await;
+                if node.is_shutting_down() {
+                    return;
+                }
+            }
+        });
+    }
+
+    /// A new process for `service`, under its registered name.
+    fn start_service(self: &Arc<Self>, service: Service) -> super::Mailbox {
+        let mb = self.spawn_mailbox();
+        match service {
+            Service::NetKernel => {
+                let _ = mb.register("net_kernel");
+            }
+            Service::Rex => {
+                let _ = mb.register("rex");
+            }
+            Service::Io => {
+                *self.io_server.lock().unwrap_or_else(|e| e.into_inner()) = Some(mb.pid().clone());
+            }
+        }
+        mb
     }
 }
 
