@@ -41,8 +41,8 @@ pub struct Args {
     #[arg(long)]
     bind: Option<std::net::IpAddr>,
     /// Runtime worker threads: 0 (the default) means one per core; 1 runs
-    /// the whole node on one thread, which lowers `rpc:call` latency but
-    /// moves large binaries more slowly.
+    /// the whole node on one thread, which uses one core at most but moves
+    /// large binaries about half as fast (docs/BENCH.md).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     #[command(flatten)]
