@@ -49,9 +49,9 @@ fn main() -> ExitCode {
     });
     // One-shot clients start faster on one thread. `serve` takes every core
     // unless `--threads N` says otherwise: measured side by side (see
-    // docs/BENCH.md), one thread gave lower `rpc:call` latency (no
-    // hand-offs between workers for its spawned tasks) but half the MB/s
-    // of an 8 MiB echo, and no better serial round trip.
+    // docs/BENCH.md), one thread gave half the MB/s of an 8 MiB echo and
+    // no better serial round trip or `rpc:call` latency (calls that answer
+    // at once already run on the task that received them).
     let threads = match &cli.command {
         Command::Serve(a) => a.threads,
         Command::Epmd(_) => 0,
