@@ -255,7 +255,7 @@ impl NodeInner {
     pub(crate) fn exit_process(self: &Arc<Self>, p: &Arc<Proc>, reason: Term) {
         let mut work: VecDeque<(Arc<Proc>, Term)> = VecDeque::new();
         work.push_back((p.clone(), reason));
-        while let Some((p, reason)) = work.pop_front() {
+        while let Some((p, mut reason)) = work.pop_front() {
             let (links, watchers, monitors, name, aliases) = {
                 let mut st = p.lock();
                 if st.exit.is_some() {
@@ -304,12 +304,22 @@ impl NodeInner {
                     work.push_back((lp, reason.clone()));
                 }
             }
+            // The last watcher takes the reason itself: an erpc result
+            // travels as the exit reason of the process that computed it, and
+            // a big one would otherwise be copied whole for its one watcher.
+            let mut left = watchers.len();
             for (reference, w) in watchers {
+                left -= 1;
+                let reason = if left == 0 {
+                    std::mem::take(&mut reason)
+                } else {
+                    reason.clone()
+                };
                 if w.pid.node == self.name {
                     if let Some(wp) = self.lookup(&w.pid) {
                         let removed = wp.lock().monitors.remove(&reference);
                         if let Some(m) = removed {
-                            wp.deliver(down_msg(&reference, &w.as_ref, &m.node, reason.clone()));
+                            wp.deliver(down_msg(&reference, &w.as_ref, &m.node, reason));
                         }
                     }
                 } else {
@@ -319,7 +329,7 @@ impl NodeInner {
                             from: w.as_ref,
                             to: w.pid,
                             reference,
-                            reason: reason.clone(),
+                            reason,
                         },
                     );
                 }
