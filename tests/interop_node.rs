@@ -139,3 +139,41 @@ async fn a_killed_rex_or_net_kernel_is_restarted_and_keeps_serving_erl() {
     assert_eq!(again, "{1,1}");
     assert_eq!(pong, "pong");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_reasons_reach_the_owner_and_every_watcher_whole() {
+    let epmd = Epmd::start();
+    let cookie = unique_cookie();
+    let node = rust_node("rx", &cookie, epmd.port).await;
+    let big = |tag: &str| {
+        Term::tuple(vec![
+            Term::atom(tag),
+            Term::List((0..1000).map(Term::Int).collect()),
+        ])
+    };
+    let mut watcher = node.mailbox();
+    let is_down = |m: &Term, want: &Term| {
+        matches!(m.as_tuple(), Some([t, _, _, _, r]) if t.is_atom("DOWN") && r == want)
+    };
+    // Killed while its owner still holds the mailbox: the owner's receive
+    // reports the reason, and both watchers get it.
+    let mut victim = node.mailbox();
+    let other = node.mailbox();
+    watcher.monitor(victim.pid());
+    other.monitor(victim.pid());
+    watcher.exit_signal(victim.pid(), big("first"));
+    let e = victim.recv().await.expect_err("killed");
+    assert_eq!(e.reason, big("first"));
+    let m = watcher.recv_timeout(Duration::from_secs(5)).await.unwrap();
+    assert!(is_down(m.as_ref().unwrap(), &big("first")), "{m:?}");
+    let mut other = other;
+    let m = other.recv_timeout(Duration::from_secs(5)).await.unwrap();
+    assert!(is_down(m.as_ref().unwrap(), &big("first")), "{m:?}");
+    // Ending itself with `exit` (its mailbox consumed, so the reason is not
+    // kept on the process): the watcher still gets it whole.
+    let leaving = node.mailbox();
+    watcher.monitor(leaving.pid());
+    leaving.exit(big("second"));
+    let m = watcher.recv_timeout(Duration::from_secs(5)).await.unwrap();
+    assert!(is_down(m.as_ref().unwrap(), &big("second")), "{m:?}");
+}

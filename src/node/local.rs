@@ -261,7 +261,11 @@ impl NodeInner {
                 if st.exit.is_some() {
                     continue;
                 }
-                st.exit = Some(reason.clone());
+                st.exit = Some(if st.owner_gone {
+                    Term::NIL
+                } else {
+                    reason.clone()
+                });
                 p.exited.store(true, std::sync::atomic::Ordering::Release);
                 (
                     std::mem::take(&mut st.links),

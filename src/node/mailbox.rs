@@ -409,6 +409,7 @@ impl Mailbox {
 
     /// Ends this process with `reason`, which goes to its links and monitors.
     pub fn exit(self, reason: Term) {
+        self.proc.lock().owner_gone = true;
         self.node.exit_process(&self.proc, reason);
     }
 
@@ -551,7 +552,8 @@ fn is_down_for(m: &Term, reference: &Reference) -> bool {
 impl Drop for Mailbox {
     fn drop(&mut self) {
         let (alive, managed) = {
-            let st = self.proc.lock();
+            let mut st = self.proc.lock();
+            st.owner_gone = true;
             (st.exit.is_none(), st.managed)
         };
         if alive && !managed {

@@ -61,7 +61,8 @@ pub(crate) struct Watcher {
 /// Signal state of one process.
 #[derive(Default)]
 pub(crate) struct ProcState {
-    /// `Some(reason)` once the process has exited.
+    /// `Some(reason)` once the process has exited (`Some([])` when its
+    /// owner was already gone, see `owner_gone`).
     pub exit: Option<Term>,
     /// `process_flag(trap_exit, true)`.
     pub trap_exit: bool,
@@ -88,6 +89,11 @@ pub(crate) struct ProcState {
     /// A process the node runs (spawned from a SPAWN_REQUEST): its runner,
     /// not the drop of its mailbox, decides its exit reason.
     pub managed: bool,
+    /// The owner's [`super::Mailbox`] is gone (dropped, or consumed by
+    /// `exit`): nobody can read the exit reason here any more, so it is not
+    /// kept (an erpc result, which travels as that reason, is not copied
+    /// for it).
+    pub owner_gone: bool,
     /// An erpc call process: its result only reaches the caller through the
     /// monitor, so once nobody watches it any more it is stopped.
     pub dies_unwatched: bool,
