@@ -152,9 +152,7 @@ async fn exit_reasons_reach_the_owner_and_every_watcher_whole() {
         ])
     };
     let mut watcher = node.mailbox();
-    let is_down = |m: &Term, want: &Term| {
-        matches!(m.as_tuple(), Some([t, _, _, _, r]) if t.is_atom("DOWN") && r == want)
-    };
+    let is_down = |m: &Term, want: &Term| matches!(m.as_tuple(), Some([t, _, _, _, r]) if t.is_atom("DOWN") && r == want);
     // Killed while its owner still holds the mailbox: the owner's receive
     // reports the reason, and both watchers get it.
     let mut victim = node.mailbox();
