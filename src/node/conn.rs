@@ -432,38 +432,47 @@ impl NodeInner {
         // is dropped with it, as `route` would drop it: only a lookup needs
         // the shutdown check.
         let mut slot = cache.0.lock().unwrap_or_else(|e| e.into_inner());
-        match slot.as_ref() {
-            Some(c) if !c.is_retired() && c.peer == *node => {
-                // A message the connection cannot take is dropped by
-                // `push` (undeliverable does nothing for messages), so
-                // holding the cache's lock here cannot reenter it.
-                self.push(c, sig);
-            }
-            _ if self.is_shutting_down() => self.undeliverable(sig),
-            _ => {
-                let c = self.conn_for(node);
-                self.push(&c, sig);
-                *slot = Some(c);
-            }
+        match self.cached_conn(&mut slot, node) {
+            // A message the connection cannot take is dropped by `push`
+            // (undeliverable does nothing for messages), so holding the
+            // cache's lock here cannot reenter it.
+            Some(c) => self.push(c, sig),
+            None => self.undeliverable(sig),
         }
+    }
+
+    /// The connection to `node` a sender's cache `slot` holds, or, when it
+    /// holds another peer's or a retired one, the table's (then cached);
+    /// `None` when that lookup would come during the node's shutdown.
+    fn cached_conn<'a>(
+        self: &Arc<Self>,
+        slot: &'a mut Option<Arc<Conn>>,
+        node: &Atom,
+    ) -> Option<&'a Arc<Conn>> {
+        if !slot
+            .as_ref()
+            .is_some_and(|c| !c.is_retired() && c.peer == *node)
+        {
+            if self.is_shutting_down() {
+                return None;
+            }
+            *slot = Some(self.conn_for(node));
+        }
+        slot.as_ref()
     }
 
     /// Waits until a message to `node` may be queued without passing the
     /// busy limit: see [`super::Mailbox::send_wait`]. Sets the sender's
     /// cached connection as a send would.
     pub(crate) async fn wait_not_busy(self: &Arc<Self>, node: &Atom, cache: &ConnCache) {
-        if *node == self.name || self.is_shutting_down() {
+        if *node == self.name {
             return;
         }
         let conn = {
             let mut slot = cache.0.lock().unwrap_or_else(|e| e.into_inner());
-            match slot.as_ref() {
-                Some(c) if !c.is_retired() && c.peer == *node => c.clone(),
-                _ => {
-                    let c = self.conn_for(node);
-                    *slot = Some(c.clone());
-                    c
-                }
+            match self.cached_conn(&mut slot, node) {
+                Some(c) => c.clone(),
+                None => return,
             }
         };
         conn.wait_not_busy(self.cfg.dist_buf_busy_limit).await;
