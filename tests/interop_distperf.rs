@@ -46,6 +46,23 @@ fn spawn_echo(rt: &Runtime, node: &Node) -> mpsc::Receiver<Term> {
     rx
 }
 
+/// A node connected to a fresh `erl`, and two of its processes to send from.
+fn two_senders(
+    rt: &Runtime,
+    prefix: &str,
+    cookie: &str,
+    epmd: u16,
+) -> (Node, Erl, erlnode::Mailbox, erlnode::Mailbox) {
+    let node = start_node(rt, prefix, cookie, epmd);
+    let erl = Erl::start(ErlOpts::new("e", cookie, epmd));
+    assert!(rt.block_on(node.connect(&erl.node)));
+    let (a, b) = {
+        let _g = rt.enter();
+        (node.mailbox(), node.mailbox())
+    };
+    (node, erl, a, b)
+}
+
 /// The byte pattern of `erlnode_perf_it:big/1`.
 fn big(size: usize) -> Vec<u8> {
     (0..size).map(|i| (i % 256) as u8).collect()
@@ -178,13 +195,7 @@ fn a_small_message_passes_a_64_mib_one_in_flight() {
     let epmd = Epmd::start();
     let cookie = unique_cookie();
     let rt = runtime();
-    let node = start_node(&rt, "ro", &cookie, epmd.port);
-    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
-    assert!(rt.block_on(node.connect(&erl.node)));
-    let (sender_big, sender_small) = {
-        let _g = rt.enter();
-        (node.mailbox(), node.mailbox())
-    };
+    let (node, mut erl, sender_big, sender_small) = two_senders(&rt, "ro", &cookie, epmd.port);
     let dest = ("erlnode_ctl_eval", erl.node.as_str());
     let payload = Term::Binary(big(BIG).into());
     // Two senders: the big message is queued first, the small one right
@@ -229,13 +240,7 @@ fn a_big_term_of_small_terms_arrives_intact_in_fragments_and_in_order() {
     let epmd = Epmd::start();
     let cookie = unique_cookie();
     let rt = runtime();
-    let node = start_node(&rt, "rp", &cookie, epmd.port);
-    let mut erl = Erl::start(ErlOpts::new("e", &cookie, epmd.port));
-    assert!(rt.block_on(node.connect(&erl.node)));
-    let (sender_big, sender_small) = {
-        let _g = rt.enter();
-        (node.mailbox(), node.mailbox())
-    };
+    let (node, mut erl, sender_big, sender_small) = two_senders(&rt, "rp", &cookie, epmd.port);
     let dest = ("erlnode_ctl_eval", erl.node.as_str());
     let list = Term::List(
         (0..N)
