@@ -534,7 +534,7 @@ fn map_116() {
         err(&[131, 116, 0, 0, 0, 2, 97, 1, 97, 1, 97, 1, 97, 2]),
         DecodeError::DuplicateMapKey { offset: 1 }
     ));
-    // Larger maps use the hash-set check.
+    // A duplicate in a larger map, past the first neighbours, is found too.
     let mut big = vec![131, 116, 0, 0, 0, 40];
     for i in 0..40u8 {
         big.extend_from_slice(&[97, i, 106]);
@@ -543,6 +543,43 @@ fn map_116() {
     big.extend_from_slice(&[97, 7, 106]);
     big[5] = 41;
     assert!(matches!(err(&big), DecodeError::DuplicateMapKey { .. }));
+}
+
+/// The decoder reuses one finished map's key/value vector for the next
+/// map: maps after, inside and as keys of other maps still get exactly
+/// their own entries, and a duplicate in a later map is still caught.
+#[test]
+fn maps_in_sequence_and_nested_keep_their_own_entries() {
+    let text = "[#{a => 1, b => 2, c => 3}, #{x => #{y => [#{}], z => #{1 => 2}}}, \
+                #{#{k => v} => {#{}, #{2 => 3, 4 => 5}}}, #{d => 4}, \
+                #{1 => 1, 2 => 2, 3 => 3, 4 => 4, 5 => 5, 6 => 6}]";
+    let t: Term = text.parse().unwrap();
+    let b = t.encode();
+    let back = dec(&b);
+    assert_eq!(back, t);
+    assert_eq!(back.to_string(), t.to_string());
+    assert_eq!(back.encode(), b);
+    let Term::List(items) = &back else { panic!() };
+    let lens: Vec<usize> = items
+        .iter()
+        .map(|m| match m {
+            Term::Map(m) => m.len(),
+            _ => panic!("not a map: {m}"),
+        })
+        .collect();
+    assert_eq!(lens, [3, 1, 1, 1, 6]);
+
+    // [#{a => 1, b => 2}, #{c => 1, c => 2}]: the second map repeats `c`.
+    let dup = [
+        131, 108, 0, 0, 0, 2, //
+        116, 0, 0, 0, 2, 119, 1, b'a', 97, 1, 119, 1, b'b', 97, 2, //
+        116, 0, 0, 0, 2, 119, 1, b'c', 97, 1, 119, 1, b'c', 97, 2, //
+        106,
+    ];
+    assert!(matches!(
+        err(&dup),
+        DecodeError::DuplicateMapKey { offset: 21 }
+    ));
 }
 
 #[test]

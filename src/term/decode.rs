@@ -417,6 +417,7 @@ impl<'a> Decoder<'a> {
             pending: 0,
             long_atoms: Default::default(),
             next_slot: 0,
+            map_scratch: Vec::new(),
         };
         self.run(&mut run)
     }
@@ -673,9 +674,9 @@ impl<'a> Decoder<'a> {
                 // The finished container goes into its parent, or is the
                 // whole term.
                 match stack.last_mut() {
-                    Some(parent) => finish_into(kind, items, offset, &mut parent.items)?,
+                    Some(parent) => finish_into(run, kind, items, offset, &mut parent.items)?,
                     None => {
-                        finish_into(kind, items, offset, &mut root)?;
+                        finish_into(run, kind, items, offset, &mut root)?;
                         return root.pop().ok_or(DecodeError::UnexpectedEnd {
                             needed: 1,
                             offset: self.pos,
@@ -799,7 +800,15 @@ impl<'a> Decoder<'a> {
                     return Ok(());
                 }
                 run.open(self, "map", 2 * u64::from(n), offset)?;
-                stack.push(Frame::new(Kind::Map, 2 * n as usize, offset));
+                let want = 2 * n as usize;
+                let mut items = run.map_scratch.pop().unwrap_or_default();
+                items.reserve(want);
+                stack.push(Frame {
+                    items,
+                    want,
+                    kind: Kind::Map,
+                    offset,
+                });
                 return Ok(());
             }
             NEW_FUN_EXT => {
@@ -1164,6 +1173,11 @@ struct Run {
     pending: usize,
     long_atoms: [Option<Atom>; LONG_ATOM_CACHE],
     next_slot: usize,
+    /// Emptied key/value vectors of finished maps, for the next map to
+    /// reuse: a map's entries are built from its own vector of keys and
+    /// values, which is scratch once they have moved. At most one per map
+    /// open at a time; all freed when the decode ends.
+    map_scratch: Vec<Vec<Term>>,
 }
 
 impl Run {
@@ -1251,6 +1265,7 @@ enum Kind {
 /// inside `extend` so that it is written straight into place (see
 /// `push_int`).
 fn finish_into(
+    run: &mut Run,
     kind: Kind,
     mut items: Vec<Term>,
     offset: usize,
@@ -1277,6 +1292,8 @@ fn finish_into(
                 [k, v] => (std::mem::take(k), std::mem::take(v)),
                 _ => (Term::NIL, Term::NIL),
             }));
+            items.clear();
+            run.map_scratch.push(items);
             // Equal keys are neighbours in key order, which the map
             // computes anyway.
             let Some(map) = Map::from_received_checked(entries) else {
