@@ -21,7 +21,7 @@ esac
 
 echo "== building (release)" >&2
 cargo build --release --quiet --bin erlnode --example bench_peer --example codec_bench \
-    --example loopback_floor >&2
+    --example loopback_floor --example decode_bound >&2
 
 work="$(mktemp -d -t erlnode-bench.XXXXXX)"
 pids=()
@@ -44,6 +44,8 @@ echo
 rel="$PWD/target/release"
 if [ "$mode" = codec ]; then
     erl -noshell -pa "$work" -run erlnode_bench codec "$work" "$rel/examples/codec_bench"
+    echo
+    "$rel/examples/decode_bound" "$work/corpus.etf"
     exit 0
 fi
 
@@ -80,3 +82,6 @@ erl -sname "bench_drv_$tag" -hidden -setcookie "$cookie" -noshell -pa "$work" \
 # bouncing 60 bytes over loopback with nothing else (docs/BENCH.md).
 echo
 "$rel/examples/loopback_floor" 20000
+# What the codec decode row would be if allocating and freeing cost nothing
+# (docs/BENCH.md, "What bounds decode").
+"$rel/examples/decode_bound" "$work/corpus.etf"
