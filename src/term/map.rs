@@ -419,8 +419,12 @@ fn checked_key_order_of(entries: &[(Term, Term)]) -> Result<Box<[u32]>, Box<[u32
     }
     // Integer keys, as large maps from the BEAM often have (in hash order):
     // sort the values themselves, which is key order for integers. Each key
-    // is packed with its position into one `u128` whose unsigned order is
-    // (key, position) order, so the sort compares single numbers.
+    // is packed with its position into one number whose unsigned order is
+    // (key, position) order, so the sort compares single numbers: a `u64`
+    // for keys in the `i32` range, sorted on the stack when there are few.
+    if let Some(order) = small_int_key_order(entries) {
+        return order;
+    }
     let packed: Option<Vec<u128>> = entries
         .iter()
         .zip(0u32..)
@@ -446,6 +450,37 @@ fn checked_key_order_of(entries: &[(Term, Term)]) -> Result<Box<[u32]>, Box<[u32
     });
     let order = perm.into_boxed_slice();
     if distinct { Ok(order) } else { Err(order) }
+}
+
+/// Maps of up to this many integer keys are put in key order in a buffer
+/// on the stack (512 bytes) instead of a heap vector.
+const STACK_SORT_MAX: usize = 64;
+
+/// [`checked_key_order_of`] for keys that are all integers in the `i32`
+/// range (`None` otherwise): each key, made unsigned by flipping its sign
+/// bit, is packed above its position into a `u64`.
+fn small_int_key_order(entries: &[(Term, Term)]) -> Option<Result<Box<[u32]>, Box<[u32]>>> {
+    let mut on_stack = [0u64; STACK_SORT_MAX];
+    let mut on_heap = Vec::new();
+    let packed: &mut [u64] = match on_stack.get_mut(..entries.len()) {
+        Some(p) => p,
+        None => {
+            on_heap.resize(entries.len(), 0);
+            &mut on_heap
+        }
+    };
+    for ((slot, (k, _)), i) in packed.iter_mut().zip(entries).zip(0u32..) {
+        let Term::Int(x) = k else { return None };
+        let x = i32::try_from(*x).ok()?;
+        *slot = (u64::from((x as u32) ^ (1 << 31)) << 32) | u64::from(i);
+    }
+    packed.sort_unstable();
+    let distinct = packed.windows(2).all(|w| match w {
+        [a, b] => a >> 32 != b >> 32,
+        _ => true,
+    });
+    let order: Box<[u32]> = packed.iter().map(|&p| p as u32).collect();
+    Some(if distinct { Ok(order) } else { Err(order) })
 }
 
 /// A map's entries in some order: stored, or through a permutation
@@ -664,6 +699,39 @@ mod tests {
             (
                 vec![(int(5), int(0)), (int(-3), int(0)), (int(5), int(1))],
                 false,
+            ),
+            // Keys in the `i32` range (the `u64` packing), on the stack and,
+            // past `STACK_SORT_MAX`, on the heap; then one key past `i32`
+            // in an otherwise small map (back to the `u128` packing).
+            (
+                vec![
+                    (int(i64::from(i32::MAX)), int(0)),
+                    (int(0), int(0)),
+                    (int(i64::from(i32::MIN)), int(0)),
+                    (int(-1), int(0)),
+                ],
+                true,
+            ),
+            (
+                vec![
+                    (int(i64::from(i32::MIN)), int(0)),
+                    (int(7), int(0)),
+                    (int(i64::from(i32::MIN)), int(1)),
+                ],
+                false,
+            ),
+            ((0..200).rev().map(|i| (int(i * 3), int(i))).collect(), true),
+            (
+                (0..200).rev().map(|i| (int(i % 150), int(i))).collect(),
+                false,
+            ),
+            (
+                vec![
+                    (int(3), int(0)),
+                    (int(i64::from(i32::MAX) + 1), int(0)),
+                    (int(1), int(0)),
+                ],
+                true,
             ),
             // Mixed keys out of order (the general sort).
             (
