@@ -389,13 +389,17 @@ fn key_order_of(entries: &[(Term, Term)]) -> Box<[u32]> {
     checked_key_order_of(entries).unwrap_or_else(|sorted| sorted)
 }
 
+/// Entry positions in key order (empty when already in key order): `Ok`
+/// when the keys are distinct, `Err` when two are equal.
+type KeyOrder = Result<Box<[u32]>, Box<[u32]>>;
+
 /// The key order of `entries` (empty when they already are in key order),
 /// as `Err` if two keys are equal (`=:=`): equal keys are neighbours in key
 /// order, so the check costs one pass over an order computed anyway.
 // AUDIT: indexes only with positions computed from `entries` itself
 // (permutations of 0..len), never with wire data.
 #[allow(clippy::indexing_slicing)]
-fn checked_key_order_of(entries: &[(Term, Term)]) -> Result<Box<[u32]>, Box<[u32]>> {
+fn checked_key_order_of(entries: &[(Term, Term)]) -> KeyOrder {
     let mut in_order = true;
     let mut distinct = true;
     for w in entries.windows(2) {
@@ -459,7 +463,7 @@ const STACK_SORT_MAX: usize = 64;
 /// [`checked_key_order_of`] for keys that are all integers in the `i32`
 /// range (`None` otherwise): each key, made unsigned by flipping its sign
 /// bit, is packed above its position into a `u64`.
-fn small_int_key_order(entries: &[(Term, Term)]) -> Option<Result<Box<[u32]>, Box<[u32]>>> {
+fn small_int_key_order(entries: &[(Term, Term)]) -> Option<KeyOrder> {
     let mut on_stack = [0u64; STACK_SORT_MAX];
     let mut on_heap = Vec::new();
     let packed: &mut [u64] = match on_stack.get_mut(..entries.len()) {
