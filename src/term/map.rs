@@ -429,15 +429,19 @@ fn checked_key_order_of(entries: &[(Term, Term)]) -> KeyOrder {
     if let Some(order) = small_int_key_order(entries) {
         return order;
     }
-    let packed: Option<Vec<u128>> = entries
-        .iter()
-        .zip(0u32..)
-        .map(|((k, _), i)| match k {
-            Term::Int(x) => Some((u128::from((*x as u64) ^ (1 << 63)) << 32) | u128::from(i)),
-            _ => None,
-        })
-        .collect();
-    if let Some(mut packed) = packed {
+    // Sized up front: collecting through `Option` gives no size hint, and
+    // the vector would grow by doubling.
+    let first_int = matches!(entries.first(), Some((Term::Int(_), _)));
+    let mut packed: Vec<u128> = Vec::with_capacity(if first_int { entries.len() } else { 0 });
+    let all_int = first_int
+        && entries.iter().zip(0u32..).all(|((k, _), i)| match k {
+            Term::Int(x) => {
+                packed.push((u128::from((*x as u64) ^ (1 << 63)) << 32) | u128::from(i));
+                true
+            }
+            _ => false,
+        });
+    if all_int {
         packed.sort_unstable();
         let distinct = packed.windows(2).all(|w| match w {
             [a, b] => a >> 32 != b >> 32,
@@ -464,6 +468,11 @@ const STACK_SORT_MAX: usize = 64;
 /// range (`None` otherwise): each key, made unsigned by flipping its sign
 /// bit, is packed above its position into a `u64`.
 fn small_int_key_order(entries: &[(Term, Term)]) -> Option<KeyOrder> {
+    // Nothing to pack (and no buffer to fill) when the first key is not
+    // an integer.
+    if !matches!(entries.first(), Some((Term::Int(_), _))) {
+        return None;
+    }
     let mut on_stack = [0u64; STACK_SORT_MAX];
     let mut on_heap = Vec::new();
     let packed: &mut [u64] = match on_stack.get_mut(..entries.len()) {
