@@ -426,29 +426,25 @@ fn checked_key_order_of(entries: &[(Term, Term)]) -> KeyOrder {
     // is packed with its position into one number whose unsigned order is
     // (key, position) order, so the sort compares single numbers: a `u64`
     // for keys in the `i32` range, sorted on the stack when there are few.
-    if let Some(order) = small_int_key_order(entries) {
-        return order;
-    }
-    // Sized up front: collecting through `Option` gives no size hint, and
-    // the vector would grow by doubling.
-    let first_int = matches!(entries.first(), Some((Term::Int(_), _)));
-    let mut packed: Vec<u128> = Vec::with_capacity(if first_int { entries.len() } else { 0 });
-    let all_int = first_int
-        && entries.iter().zip(0u32..).all(|((k, _), i)| match k {
+    // Nothing to pack (and no buffer to fill) when the first key is not
+    // an integer.
+    if let Some((Term::Int(_), _)) = entries.first() {
+        if let Some(order) = small_int_key_order(entries) {
+            return order;
+        }
+        // Any `i64`: a `u128`. Sized up front (collecting through `Option`
+        // gives no size hint, and the vector would grow by doubling).
+        let mut packed: Vec<u128> = Vec::with_capacity(entries.len());
+        let all_int = entries.iter().zip(0u32..).all(|((k, _), i)| match k {
             Term::Int(x) => {
                 packed.push((u128::from((*x as u64) ^ (1 << 63)) << 32) | u128::from(i));
                 true
             }
             _ => false,
         });
-    if all_int {
-        packed.sort_unstable();
-        let distinct = packed.windows(2).all(|w| match w {
-            [a, b] => a >> 32 != b >> 32,
-            _ => true,
-        });
-        let order: Box<[u32]> = packed.into_iter().map(|p| p as u32).collect();
-        return if distinct { Ok(order) } else { Err(order) };
+        if all_int {
+            return order_of_packed(&mut packed);
+        }
     }
     let mut perm: Vec<u32> = (0..entries.len() as u32).collect();
     perm.sort_by(|&a, &b| key_cmp(&entries[a as usize].0, &entries[b as usize].0));
@@ -468,11 +464,6 @@ const STACK_SORT_MAX: usize = 64;
 /// range (`None` otherwise): each key, made unsigned by flipping its sign
 /// bit, is packed above its position into a `u64`.
 fn small_int_key_order(entries: &[(Term, Term)]) -> Option<KeyOrder> {
-    // Nothing to pack (and no buffer to fill) when the first key is not
-    // an integer.
-    if !matches!(entries.first(), Some((Term::Int(_), _))) {
-        return None;
-    }
     let mut on_stack = [0u64; STACK_SORT_MAX];
     let mut on_heap = Vec::new();
     let packed: &mut [u64] = match on_stack.get_mut(..entries.len()) {
@@ -487,13 +478,19 @@ fn small_int_key_order(entries: &[(Term, Term)]) -> Option<KeyOrder> {
         let x = i32::try_from(*x).ok()?;
         *slot = (u64::from((x as u32) ^ (1 << 31)) << 32) | u64::from(i);
     }
+    Some(order_of_packed(packed))
+}
+
+/// Sorts keys packed above their 32-bit positions and reads the key order
+/// off them; equal keys are neighbours once sorted.
+fn order_of_packed<P: Copy + Ord + Into<u128>>(packed: &mut [P]) -> KeyOrder {
     packed.sort_unstable();
     let distinct = packed.windows(2).all(|w| match w {
-        [a, b] => a >> 32 != b >> 32,
+        [a, b] => (*a).into() >> 32 != (*b).into() >> 32,
         _ => true,
     });
-    let order: Box<[u32]> = packed.iter().map(|&p| p as u32).collect();
-    Some(if distinct { Ok(order) } else { Err(order) })
+    let order: Box<[u32]> = packed.iter().map(|&p| p.into() as u32).collect();
+    if distinct { Ok(order) } else { Err(order) }
 }
 
 /// A map's entries in some order: stored, or through a permutation
