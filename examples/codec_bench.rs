@@ -15,6 +15,13 @@
 //! Before timing, it checks that decoding then encoding gives the corpus back
 //! byte for byte, so the figures are for a correct codec.
 
+/// The allocator of this program (the `mimalloc` feature, on by default).
+/// The library allocates through whatever allocator the program chooses;
+/// see the README's "Allocator" paragraph.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use bytes::Bytes;
 use erlnode::Term;
 use std::hint::black_box;

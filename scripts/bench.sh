@@ -38,6 +38,7 @@ otp="$(erl -noshell -eval 'io:format("~s (ERTS ~s)", [erlang:system_info(otp_rel
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cores (nproc): $(nproc)"
 echo "Erlang/OTP: $otp"
+echo "erlnode allocator: mimalloc (the default \`mimalloc\` feature of the binary and examples)"
 echo "git rev: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src examples interop scripts || echo ' (modified)')"
 echo
 
