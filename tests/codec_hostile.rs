@@ -203,7 +203,7 @@ fn million_deep_mixed_nesting_round_trips() {
         t = match i % 4 {
             0 => Term::tuple(vec![t, Term::Int(2)]),
             1 => Term::ImproperList(vec![Term::Int(3)], Box::new(t)),
-            2 => Term::Map(erlnode::Map::from_iter([(Term::Int(4), t)])),
+            2 => Term::from(erlnode::Map::from_iter([(Term::Int(4), t)])),
             _ => Term::list(vec![t]),
         };
     }
@@ -219,7 +219,7 @@ fn truncated_prefixes_are_errors() {
         Term::list(vec![Term::Int(1), Term::Int(1000), Term::Float(1.5)]),
         Term::binary(b"abc"),
         Term::Int(i64::MAX),
-        Term::Map(erlnode::Map::from_iter([(Term::atom("k"), Term::NIL)])),
+        Term::from(erlnode::Map::from_iter([(Term::atom("k"), Term::NIL)])),
         Term::Pid(erlnode::Pid {
             node: erlnode::Atom::from("a_long_node_name_for_the_cache@host"),
             id: 1,

@@ -327,7 +327,7 @@ fn shared_binaries() {
 fn bit_binary_77() {
     both(
         &[131, 77, 0, 0, 0, 1, 3, 32],
-        Term::BitString(BitString {
+        Term::from(BitString {
             data: Bytes::from_static(&[32]),
             bits_in_last_byte: 3,
         }),
@@ -404,7 +404,7 @@ fn ports_89_102_120() {
 #[test]
 fn references_90_101_114() {
     let r = |id: &[u32], creation: u32| {
-        Term::Ref(Reference::new(Atom::from("n"), creation, id).unwrap())
+        Term::from(Reference::new(Atom::from("n"), creation, id).unwrap())
     };
     both(
         &[
@@ -520,7 +520,7 @@ fn old_fun_117() {
 
 #[test]
 fn map_116() {
-    both(&[131, 116, 0, 0, 0, 0], Term::Map(Map::new()));
+    both(&[131, 116, 0, 0, 0, 0], Term::from(Map::new()));
     // Received order is kept, not sorted.
     let b = [
         131, 116, 0, 0, 0, 2, 119, 1, b'b', 97, 1, 119, 1, b'a', 97, 2,

@@ -238,14 +238,14 @@ fn rust_built_terms_decode_in_the_beam() {
             "{<<\"bin\">>, [], {}}",
         ),
         (
-            Term::Map(Map::from_iter([
+            Term::from(Map::from_iter([
                 (Term::atom("b"), Term::Int(2)),
                 (Term::atom("a"), Term::Int(1)),
             ])),
             "#{a => 1, b => 2}",
         ),
         (
-            Term::BitString(erlnode::BitString {
+            Term::from(erlnode::BitString {
                 data: bytes::Bytes::from_static(&[0xff, 0xe0]),
                 bits_in_last_byte: 3,
             }),

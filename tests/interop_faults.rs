@@ -130,7 +130,7 @@ fn frozen_peer_gives_net_tick_timeout_and_every_link_and_monitor_fires_once() {
             let items = d.as_tuple().unwrap();
             let got_ref = downs
                 .iter()
-                .any(|x| x.as_tuple().unwrap()[1] == Term::Ref(r.clone()));
+                .any(|x| x.as_tuple().unwrap()[1] == Term::from(r.clone()));
             assert!(got_ref, "no DOWN for {r:?}");
             assert!(
                 items[0].is_atom("DOWN") && items[4].is_atom("noconnection"),

@@ -382,20 +382,20 @@ fn rust_monitors_beam_processes_by_pid_and_name_with_demonitor_and_noproc() {
         Term::Atom(erl_node.as_str().into()),
     ]);
     let mut downs = vec![rig.recv(&mut mon), rig.recv(&mut mon)];
-    downs.sort_by_key(|d| d.as_tuple().unwrap()[1] != Term::Ref(r1.clone()));
+    downs.sort_by_key(|d| d.as_tuple().unwrap()[1] != Term::from(r1.clone()));
     assert_eq!(
         downs,
         vec![
             Term::tuple(vec![
                 atom("DOWN"),
-                Term::Ref(r1),
+                Term::from(r1),
                 atom("process"),
                 Term::Pid(b11),
                 t("{bye, [1, 2]}")
             ]),
             Term::tuple(vec![
                 atom("DOWN"),
-                Term::Ref(r2),
+                Term::from(r2),
                 atom("process"),
                 name_obj,
                 atom("gone")
@@ -417,7 +417,7 @@ fn rust_monitors_beam_processes_by_pid_and_name_with_demonitor_and_noproc() {
         rig.recv(&mut mon),
         Term::tuple(vec![
             atom("DOWN"),
-            Term::Ref(r4),
+            Term::from(r4),
             atom("process"),
             Term::Pid(dead),
             atom("noproc")
@@ -428,7 +428,7 @@ fn rust_monitors_beam_processes_by_pid_and_name_with_demonitor_and_noproc() {
         rig.recv(&mut mon),
         Term::tuple(vec![
             atom("DOWN"),
-            Term::Ref(r5),
+            Term::from(r5),
             atom("process"),
             Term::tuple(vec![
                 atom("no_such_name"),
@@ -501,7 +501,7 @@ fn aliases_both_ways_and_unalias_drops_messages() {
     let _g = h.enter();
     let mut mb = rig.node.mailbox();
     let a = mb.alias();
-    rig.give("A", Term::Ref(a.clone()));
+    rig.give("A", Term::from(a.clone()));
     rig.give("P", Term::Pid(mb.pid().clone()));
     rig.erl.eval_ok("A ! {via_alias, 1}");
     assert_eq!(rig.recv(&mut mb), t("{via_alias, 1}"));
@@ -514,7 +514,7 @@ fn aliases_both_ways_and_unalias_drops_messages() {
 
     // Rust sends to a BEAM alias; after unalias the BEAM drops it.
     let beam_alias = match rig.take("BA = alias()") {
-        Term::Ref(ref r) => r.clone(),
+        Term::Ref(ref r) => (**r).clone(),
         other => panic!("not a reference: {other}"),
     };
     mb.send(beam_alias.clone(), t("{to_beam_alias, 1}"));
@@ -571,7 +571,7 @@ fn is_exit(m: &Term, from: &erlnode::Pid, reason: &str) -> bool {
 }
 
 fn is_down(m: &Term, reference: &erlnode::Reference, reason: &str) -> bool {
-    matches!(m.as_tuple(), Some([tag, Term::Ref(r), _, _, why]) if tag.is_atom("DOWN") && r == reference && why.is_atom(reason))
+    matches!(m.as_tuple(), Some([tag, Term::Ref(r), _, _, why]) if tag.is_atom("DOWN") && **r == *reference && why.is_atom(reason))
 }
 
 #[test]
@@ -1337,7 +1337,7 @@ fn rust_calls_into_the_beam_with_rpc_spawn_and_gen_server() {
         rig.recv(&mut mb),
         Term::tuple(vec![
             atom("DOWN"),
-            Term::Ref(mref),
+            Term::from(mref),
             atom("process"),
             Term::Pid(pm),
             atom("monitored")
@@ -1354,7 +1354,7 @@ fn rust_calls_into_the_beam_with_rpc_spawn_and_gen_server() {
             exit_msg(&pb, atom("both")),
             Term::tuple(vec![
                 atom("DOWN"),
-                Term::Ref(bref),
+                Term::from(bref),
                 atom("process"),
                 Term::Pid(pb),
                 atom("both")

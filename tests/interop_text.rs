@@ -372,7 +372,7 @@ fn port(node: &str, id: u64, creation: u32) -> Term {
 }
 
 fn reference(node: &str, creation: u32, words: &[u32]) -> Term {
-    Term::Ref(Reference::new(Atom::from(node), creation, words).unwrap())
+    Term::from(Reference::new(Atom::from(node), creation, words).unwrap())
 }
 
 /// A mixed corpus; with `ties`, terms that are `==` but not `=:=` too.
@@ -692,7 +692,7 @@ fn large_maps_keep_the_beams_order() {
             printed,
             "printing a map of {n} keys (kind {kind})"
         );
-        assert_eq!(parse(&printed), Term::Map(map));
+        assert_eq!(parse(&printed), Term::from(map));
     }
 }
 

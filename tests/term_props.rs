@@ -35,7 +35,7 @@ fn leaf() -> impl Strategy<Value = Term> {
             if let Some(last) = v.last_mut() {
                 *last &= 0xffu8 << (8 - bits);
             }
-            Term::BitString(BitString {
+            Term::from(BitString {
                 data: v.into(),
                 bits_in_last_byte: bits,
             })
@@ -52,7 +52,7 @@ fn leaf() -> impl Strategy<Value = Term> {
             creation: 0,
         })),
         (node, proptest::collection::vec(0u32..3, 1..=5))
-            .prop_map(|(n, w)| Term::Ref(Reference::new(Atom::from(n), 0, &w).unwrap())),
+            .prop_map(|(n, w)| Term::from(Reference::new(Atom::from(n), 0, &w).unwrap())),
         (atom(), atom(), any::<u8>()).prop_map(|(module, function, arity)| Term::Export(Box::new(
             ExportFun {
                 module,
@@ -76,7 +76,7 @@ fn term() -> impl Strategy<Value = Term> {
             )
                 .prop_map(|(v, tail)| Term::ImproperList(v, Box::new(tail))),
             proptest::collection::vec((inner.clone(), inner), 0..5)
-                .prop_map(|kv| Term::Map(kv.into_iter().collect())),
+                .prop_map(|kv| Term::from(kv.into_iter().collect::<Map>())),
         ]
     })
 }
@@ -111,11 +111,11 @@ fn rebuild(t: &Term, flip_zero: bool) -> Term {
         Term::ImproperList(v, tail) => {
             Term::ImproperList(v.iter().map(rebuilt).collect(), Box::new(rebuilt(tail)))
         }
-        Term::Map(m) => Term::Map(
+        Term::Map(m) => Term::from(
             m.iter()
                 .rev()
                 .map(|(k, v)| (rebuilt(k), rebuilt(v)))
-                .collect(),
+                .collect::<Map>(),
         ),
         other => other.clone(),
     }

@@ -256,7 +256,7 @@ fn pid(t: &Term, op: u8, why: &'static str) -> Result<Pid, ControlError> {
 
 fn reference(t: &Term, op: u8, why: &'static str) -> Result<Reference, ControlError> {
     match t {
-        Term::Ref(r) => Ok(r.clone()),
+        Term::Ref(r) => Ok((**r).clone()),
         _ => Err(ControlError::Invalid { op, why }),
     }
 }
@@ -660,7 +660,7 @@ impl Out<'_, '_> {
     }
 
     fn put_ref(&mut self, r: &Reference) -> Result<(), EncodeError> {
-        self.put(&Term::Ref(r.clone()))
+        self.put(&Term::Ref(Box::new(r.clone())))
     }
 
     /// Writes an atom of the control term directly, as the encoder does

@@ -24,7 +24,7 @@ pub(crate) fn down_msg(reference: &Reference, obj: &ProcRef, node: &Atom, reason
     };
     Term::Tuple(vec![
         atom_term("DOWN"),
-        Term::Ref(reference.clone()),
+        Term::Ref(Box::new(reference.clone())),
         atom_term("process"),
         obj,
         reason,
@@ -469,7 +469,7 @@ impl NodeInner {
                 if let Some(p) = self.lookup(&from) {
                     p.deliver(Term::Tuple(vec![
                         atom_term("spawn_reply"),
-                        Term::Ref(req_id),
+                        Term::Ref(Box::new(req_id)),
                         atom_term("error"),
                         atom_term("noconnection"),
                     ]));

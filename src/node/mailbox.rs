@@ -491,14 +491,17 @@ impl Mailbox {
             Dest::Alias(a) => {
                 return Err(CallError::Down(Term::tuple(vec![
                     atom_term("badarg"),
-                    Term::Ref(a.clone()),
+                    Term::Ref(Box::new(a.clone())),
                 ])));
             }
         };
         // As gen:do_call does: the monitor reference doubles as the reply alias.
         let mref = self.monitor(target);
         self.node.add_alias(&self.proc, mref.clone());
-        let tag = Term::ImproperList(vec![atom_term("alias")], Box::new(Term::Ref(mref.clone())));
+        let tag = Term::ImproperList(
+            vec![atom_term("alias")],
+            Box::new(Term::Ref(Box::new(mref.clone()))),
+        );
         let msg = Term::Tuple(vec![
             atom_term("$gen_call"),
             Term::Tuple(vec![Term::Pid(self.proc.pid.clone()), tag.clone()]),
@@ -546,7 +549,7 @@ impl Mailbox {
 }
 
 fn is_down_for(m: &Term, reference: &Reference) -> bool {
-    matches!(m.as_tuple(), Some([tag, Term::Ref(r), ..]) if tag.is_atom("DOWN") && r == reference)
+    matches!(m.as_tuple(), Some([tag, Term::Ref(r), ..]) if tag.is_atom("DOWN") && **r == *reference)
 }
 
 impl Drop for Mailbox {

@@ -80,7 +80,7 @@ pub struct SpawnOpts {
 
 fn down_reason(m: Term, req: &Reference) -> Option<Term> {
     match m.as_tuple() {
-        Some([tag, Term::Ref(r), _, _, _]) if tag.is_atom("DOWN") && r == req => {
+        Some([tag, Term::Ref(r), _, _, _]) if tag.is_atom("DOWN") && **r == *req => {
             m.into_tuple().ok().and_then(|mut v| v.pop())
         }
         _ => None,
@@ -89,7 +89,7 @@ fn down_reason(m: Term, req: &Reference) -> Option<Term> {
 
 /// Decodes erpc's DOWN reason (PROTOCOL.md §6b's table).
 fn erpc_result(node: &Atom, res: &Reference, reason: Term) -> Result<Term, RpcError> {
-    let ours = |t: &Term| matches!(t, Term::Ref(r) if r == res);
+    let ours = |t: &Term| matches!(t, Term::Ref(r) if **r == *res);
     match reason.as_tuple() {
         Some([r, kind, v]) if ours(r) => {
             let v = v.clone();
@@ -135,7 +135,7 @@ impl Mailbox {
     ) -> Result<(Pid, Option<Reference>), RpcError> {
         let (req_id, peer) = self.send_spawn_request(node, m, f, args, opts).await?;
         let got = self
-            .recv_match(|t| matches!(t.as_tuple(), Some([tag, Term::Ref(r), _, _]) if tag.is_atom("spawn_reply") && *r == req_id), timeout)
+            .recv_match(|t| matches!(t.as_tuple(), Some([tag, Term::Ref(r), _, _]) if tag.is_atom("spawn_reply") && **r == req_id), timeout)
             .await?;
         match got {
             Some(t) => match t.as_tuple() {
@@ -254,7 +254,7 @@ impl Mailbox {
         }
         let res = self.node.make_ref();
         let erpc_args = vec![
-            Term::Ref(res.clone()),
+            Term::Ref(Box::new(res.clone())),
             Term::atom(m),
             Term::atom(f),
             Term::List(args),
@@ -278,9 +278,9 @@ impl Mailbox {
                 .recv_match(
                     |t| match t.as_tuple() {
                         Some([tag, Term::Ref(r), _, _]) => {
-                            tag.is_atom("spawn_reply") && *r == req_id
+                            tag.is_atom("spawn_reply") && **r == req_id
                         }
-                        Some([tag, Term::Ref(r), _, _, _]) => tag.is_atom("DOWN") && *r == req_id,
+                        Some([tag, Term::Ref(r), _, _, _]) => tag.is_atom("DOWN") && **r == req_id,
                         _ => false,
                     },
                     Some(left),

@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn parses_call_with_alias_tag() {
         let r = Reference::new(Atom::from("a@h"), 5, &[1, 2, 3]).unwrap();
-        let tag = Term::ImproperList(vec![Term::atom("alias")], Box::new(Term::Ref(r.clone())));
+        let tag = Term::ImproperList(vec![Term::atom("alias")], Box::new(Term::from(r.clone())));
         let msg = Term::tuple(vec![
             Term::atom("$gen_call"),
             Term::tuple(vec![Term::Pid(pid()), tag.clone()]),

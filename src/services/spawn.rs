@@ -431,7 +431,7 @@ fn panic_exception(m: &Atom, f: &Atom, arity: usize, text: String) -> Exception 
 pub(crate) fn spawn_reply_msg(req_id: &Reference, ok: bool, value: Term) -> Term {
     Term::Tuple(vec![
         atom("spawn_reply"),
-        Term::Ref(req_id.clone()),
+        Term::Ref(Box::new(req_id.clone())),
         atom(if ok { "ok" } else { "error" }),
         value,
     ])

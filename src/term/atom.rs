@@ -4,7 +4,8 @@
 //! collected, so a peer that sends millions of distinct atoms exhausts it and
 //! crashes the node. erlnode does not intern: an [`Atom`] is a value. Short
 //! atoms (up to [`INLINE_ATOM_BYTES`] bytes, which covers almost every atom on
-//! the wire) live inline with no allocation; longer ones share an `Arc<str>`.
+//! the wire) live inline with no allocation; longer ones share one
+//! reference-counted block (`arcstr::ArcStr`, a single pointer).
 //! Memory for an atom is released when the last term that holds it is dropped.
 
 #![cfg_attr(
@@ -17,24 +18,27 @@
     )
 )]
 
+use arcstr::ArcStr;
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
 /// Longest atom that Erlang allows, in characters (`erl_ext_dist`: "atoms may
 /// have at most 255 characters"). A UTF-8 atom is therefore at most 1020 bytes.
 pub const MAX_ATOM_CHARS: usize = 255;
 
 /// Atoms whose UTF-8 text fits in this many bytes are stored inline, without a
-/// heap allocation; 22 keeps `Atom` at three machine words.
-pub const INLINE_ATOM_BYTES: usize = 22;
+/// heap allocation; 14 keeps `Atom` at two machine words, and so `Pid` and
+/// `Port` at four and `Term` at five. It covers the atoms messages are made
+/// of (`ok`, `undefined`, `'$gen_call'`, record names) and short node names
+/// such as `'rust@localhost'`; longer ones cost one shared allocation.
+pub const INLINE_ATOM_BYTES: usize = 14;
 
 /// An Erlang atom.
 ///
-/// Cheap to clone (a 24-byte copy, or an `Arc` increment for long atoms) and to
-/// compare (a byte comparison, which is Erlang's atom order). Equality,
-/// ordering and hashing are by text.
+/// Cheap to clone (a 16-byte copy, or a reference count increment for long
+/// atoms) and to compare (a byte comparison, which is Erlang's atom order).
+/// Equality, ordering and hashing are by text.
 ///
 /// ```
 /// use erlnode::Atom;
@@ -51,7 +55,7 @@ enum Repr {
         len: u8,
         buf: [u8; INLINE_ATOM_BYTES],
     },
-    Shared(Arc<str>),
+    Shared(ArcStr),
 }
 
 /// The text given for an atom is longer than [`MAX_ATOM_CHARS`] characters.
@@ -91,7 +95,7 @@ impl Atom {
                 buf,
             })
         } else {
-            Atom(Repr::Shared(Arc::from(text)))
+            Atom(Repr::Shared(ArcStr::from(text)))
         }
     }
 
@@ -310,7 +314,7 @@ mod tests {
     }
 
     #[test]
-    fn atom_is_three_words() {
-        assert_eq!(std::mem::size_of::<Atom>(), 24);
+    fn atom_is_two_words() {
+        assert_eq!(std::mem::size_of::<Atom>(), 16);
     }
 }

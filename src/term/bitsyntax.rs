@@ -234,10 +234,10 @@ impl BitBuf {
         if rest == 0 {
             Term::Binary(Bytes::from(self.data))
         } else {
-            Term::BitString(BitString {
+            Term::BitString(Box::new(BitString {
                 data: Bytes::from(self.data),
                 bits_in_last_byte: rest,
-            })
+            }))
         }
     }
 }

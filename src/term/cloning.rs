@@ -108,7 +108,7 @@ impl<'a> CloneFrame<'a> {
                     Term::ImproperList(out, Box::new(tail_out.unwrap_or_default()))
                 }
             },
-            CloneFrame::Map { src, out, .. } => Term::Map(src.clone_shell(out)),
+            CloneFrame::Map { src, out, .. } => Term::Map(Box::new(src.clone_shell(out))),
             CloneFrame::Fun { src, out, .. } => Term::Fun(Box::new(match src {
                 Fun::New {
                     arity,
@@ -265,7 +265,7 @@ fn clone_rec(t: &Term, depth: u32) -> Result<Term, TooDeep> {
             for (k, v) in m.entries() {
                 out.push((clone_rec(k, depth + 1)?, clone_rec(v, depth + 1)?));
             }
-            Term::Map(m.clone_shell(out))
+            Term::Map(Box::new(m.clone_shell(out)))
         }
         Term::Fun(f) => {
             let frame = CloneFrame::Fun {
@@ -296,7 +296,7 @@ impl Clone for Map {
     fn clone(&self) -> Map {
         let mut t = clone_start_map(self);
         match &mut t {
-            Term::Map(m) => std::mem::take(m),
+            Term::Map(m) => std::mem::take(&mut **m),
             _ => Map::new(),
         }
     }

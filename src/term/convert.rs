@@ -522,14 +522,18 @@ tuples! {
 impl<K: Into<Term>, V: Into<Term>, S> From<HashMap<K, V, S>> for Term {
     /// A map.
     fn from(m: HashMap<K, V, S>) -> Term {
-        Term::Map(m.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Term::Map(Box::new(
+            m.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        ))
     }
 }
 
 impl<K: Into<Term>, V: Into<Term>> From<BTreeMap<K, V>> for Term {
     /// A map.
     fn from(m: BTreeMap<K, V>) -> Term {
-        Term::Map(m.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+        Term::Map(Box::new(
+            m.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        ))
     }
 }
 
@@ -562,7 +566,7 @@ where
     type Error = TermConversionError;
     fn try_from(mut t: Term) -> Result<HashMap<K, V, S>, TermConversionError> {
         match &mut t {
-            Term::Map(m) => std::mem::take(m)
+            Term::Map(m) => std::mem::take(&mut **m)
                 .into_entries()
                 .into_iter()
                 .map(|(k, v)| Ok((K::try_from(k)?, V::try_from(v)?)))
@@ -599,7 +603,7 @@ where
     type Error = TermConversionError;
     fn try_from(mut t: Term) -> Result<BTreeMap<K, V>, TermConversionError> {
         match &mut t {
-            Term::Map(m) => std::mem::take(m)
+            Term::Map(m) => std::mem::take(&mut **m)
                 .into_entries()
                 .into_iter()
                 .map(|(k, v)| Ok((K::try_from(k)?, V::try_from(v)?)))
@@ -643,14 +647,14 @@ parts! {
     Atom => Atom, "an atom", same, Clone::clone;
     Pid => Pid, "a pid", same, Clone::clone;
     Port => Port, "a port", same, Clone::clone;
-    Reference => Ref, "a reference", same, Clone::clone;
-    BitString => BitString, "a bitstring that is not a binary", same, Clone::clone;
+    Reference => Ref, "a reference", Box::new, |r: &Reference| r.clone();
+    BitString => BitString, "a bitstring that is not a binary", Box::new, |b: &BitString| b.clone();
     ExportFun => Export, "an external fun (fun M:F/A)", Box::new, |e: &ExportFun| e.clone();
 }
 
 impl From<Map> for Term {
     fn from(m: Map) -> Term {
-        Term::Map(m)
+        Term::Map(Box::new(m))
     }
 }
 
@@ -658,7 +662,7 @@ impl TryFrom<&Term> for Map {
     type Error = TermConversionError;
     fn try_from(t: &Term) -> Result<Map, TermConversionError> {
         match t {
-            Term::Map(m) => Ok(m.clone()),
+            Term::Map(m) => Ok((**m).clone()),
             _ => Err(TermConversionError::new("a map", t)),
         }
     }
@@ -668,7 +672,7 @@ impl TryFrom<Term> for Map {
     type Error = TermConversionError;
     fn try_from(mut t: Term) -> Result<Map, TermConversionError> {
         match &mut t {
-            Term::Map(m) => Ok(std::mem::take(m)),
+            Term::Map(m) => Ok(std::mem::take(&mut **m)),
             _ => Err(TermConversionError::new("a map", &t)),
         }
     }

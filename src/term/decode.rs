@@ -747,7 +747,7 @@ impl<'a> Decoder<'a> {
             None => root,
         };
         // Each scalar is pushed into its container right where it is made.
-        // Returning it instead moved every term (56 bytes, copied in pieces
+        // Returning it instead moved every term (40 bytes, copied in pieces
         // that straddle the stores that built it) two or three times more,
         // each time stalling on store-to-load forwarding.
         match tag {
@@ -796,7 +796,7 @@ impl<'a> Decoder<'a> {
             MAP_EXT => {
                 let n = self.u32()?;
                 if n == 0 {
-                    items.push(Term::Map(Map::from_received(Vec::new())));
+                    items.push(Term::Map(Box::new(Map::from_received(Vec::new()))));
                     return Ok(());
                 }
                 run.open(self, "map", 2 * u64::from(n), offset)?;
@@ -867,7 +867,7 @@ impl<'a> Decoder<'a> {
             .buf
             .get(start..start + super::INLINE_ATOM_BYTES)
             .and_then(|w| <&[u8; super::INLINE_ATOM_BYTES]>::try_from(w).ok());
-        // Within 22 bytes of the end of the input the general atom path,
+        // Within INLINE_ATOM_BYTES of the end of the input the general atom path,
         // which the caller falls back to, takes it.
         let pushed = window.is_some_and(|w| push_atom_window(items, w, len));
         if pushed {
@@ -907,12 +907,12 @@ impl<'a> Decoder<'a> {
                 for w in words.iter_mut().take(usize::from(len)) {
                     *w = self.u32()?;
                 }
-                Term::Ref(Reference {
+                Term::Ref(Box::new(Reference {
                     node,
                     creation,
                     len: len as u8,
                     words,
-                })
+                }))
             }
             REFERENCE_EXT => {
                 let node = self.atom(run)?;
@@ -920,12 +920,12 @@ impl<'a> Decoder<'a> {
                 let creation = u32::from(self.u8()?);
                 let mut words = [0u32; MAX_REFERENCE_WORDS];
                 words[0] = id;
-                Term::Ref(Reference {
+                Term::Ref(Box::new(Reference {
                     node,
                     creation,
                     len: 1,
                     words,
-                })
+                }))
             }
             NEW_PORT_EXT | V4_PORT_EXT | PORT_EXT => {
                 let node = self.atom(run)?;
@@ -972,10 +972,10 @@ impl<'a> Decoder<'a> {
                         }
                         Bytes::from(v)
                     };
-                    Term::BitString(BitString {
+                    Term::BitString(Box::new(BitString {
                         data,
                         bits_in_last_byte: bits,
-                    })
+                    }))
                 }
             }
             EXPORT_EXT => {
@@ -1299,7 +1299,7 @@ fn finish_into(
             let Some(map) = Map::from_received_checked(entries) else {
                 return Err(DecodeError::DuplicateMapKey { offset });
             };
-            dest.extend(once(map).map(Term::Map))
+            dest.extend(once(map).map(|m| Term::Map(Box::new(m))))
         }
         Kind::Fun(mut fun) => {
             match &mut *fun {
@@ -1312,7 +1312,7 @@ fn finish_into(
 }
 
 /// Pushes `Term::Int(v)`. `Vec::push(Term::Int(v))` builds the term on the
-/// stack and copies all 56 bytes into the vector with wide loads that
+/// stack and copies all 40 bytes into the vector with wide loads that
 /// straddle the narrower stores that just built it: no store-to-load
 /// forwarding, a stall on every term. Made inside `extend`'s loop, after
 /// its capacity check, the term is written straight into the vector. Out

@@ -141,6 +141,21 @@ pub const VERSION_MAGIC: u8 = 131;
 /// normal form; equality also accepts a `BigInt` that would fit).
 ///
 /// `Debug` prints the same Erlang syntax as `Display`.
+///
+/// A `Term` is five machine words (40 bytes), so that a decoded message is
+/// compact: a list of `n` elements is `40 n` bytes. The payloads that would
+/// make every term bigger are boxed: [`Reference`] (five id words),
+/// [`Map`], [`BitString`] and funs. Build those variants with `Term::from`
+/// (`Term::from(reference)`, `Term::from(map)`), and compare through the
+/// box: `matches!(t, Term::Ref(r) if **r == my_ref)`.
+///
+/// ```
+/// use erlnode::{Map, Term};
+/// let m: Map = [(Term::atom("a"), Term::Int(1))].into_iter().collect();
+/// let t = Term::from(m.clone());
+/// assert!(matches!(&t, Term::Map(b) if **b == m));
+/// assert_eq!(std::mem::size_of::<Term>(), 40);
+/// ```
 #[non_exhaustive]
 pub enum Term {
     /// An integer in the `i64` range.
@@ -154,13 +169,13 @@ pub enum Term {
     /// A binary: a bitstring whose length is a whole number of bytes.
     Binary(Bytes),
     /// A bitstring whose bit length is not a multiple of 8.
-    BitString(BitString),
+    BitString(Box<BitString>),
     /// A process identifier.
     Pid(Pid),
     /// A port identifier.
     Port(Port),
     /// A reference (also used as an alias).
-    Ref(Reference),
+    Ref(Box<Reference>),
     /// A local fun (`NEW_FUN_EXT`/`FUN_EXT`). Only the BEAM that owns the code
     /// can call it; Rust carries it around opaquely.
     Fun(Box<Fun>),
@@ -174,7 +189,7 @@ pub enum Term {
     /// `Tail` is not a list.
     ImproperList(Vec<Term>, Box<Term>),
     /// A map.
-    Map(Map),
+    Map(Box<Map>),
 }
 
 /// A process identifier: `<0.80.0>` locally, or a pid on another node.

@@ -968,7 +968,7 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.cmp(&b), Equal);
         assert!(b < c);
-        assert_eq!(h(&Term::Ref(a)), h(&Term::Ref(b)));
+        assert_eq!(h(&Term::from(a)), h(&Term::from(b)));
     }
 
     #[test]
@@ -1042,8 +1042,8 @@ mod tests {
             t = match i % 4 {
                 0 => Term::Tuple(vec![Term::atom("x"), t]),
                 1 => Term::ImproperList(vec![Term::Int(1)], Box::new(t)),
-                2 => Term::Map(Map::from_iter([(Term::Int(4), t)])),
-                _ => Term::Map(Map::from_iter([
+                2 => Term::from(Map::from_iter([(Term::Int(4), t)])),
+                _ => Term::from(Map::from_iter([
                     (t, Term::Int(4)),
                     (Term::Int(0), Term::NIL),
                 ])),
@@ -1097,7 +1097,7 @@ mod tests {
         // must not recurse either.
         let mut a = Term::Int(0);
         for i in 0..1_000_000i64 {
-            a = Term::Map(Map::from_iter([
+            a = Term::from(Map::from_iter([
                 (a, Term::Int(i)),
                 (Term::Int(-1), Term::NIL),
             ]));

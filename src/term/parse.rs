@@ -219,7 +219,7 @@ impl Parser {
                                 let Some(Frame::Value(entries, _)) = stack.pop() else {
                                     unreachable!()
                                 };
-                                value = Term::Map(entries.into_iter().collect());
+                                value = Term::Map(Box::new(entries.into_iter().collect()));
                             }
                             other => {
                                 return Err(at(
@@ -265,7 +265,7 @@ impl Parser {
             Tok::Punct("#{") => {
                 if self.peek_is("}")? {
                     self.next()?;
-                    Term::Map(Map::new())
+                    Term::Map(Box::new(Map::new()))
                 } else {
                     stack.push(Frame::Key(Vec::new()));
                     return Ok(None);
@@ -317,7 +317,7 @@ impl Parser {
             }
             Tok::Pid(p) => Term::Pid(p),
             Tok::Port(p) => Term::Port(p),
-            Tok::Ref(r) => Term::Ref(r),
+            Tok::Ref(r) => Term::Ref(Box::new(r)),
             Tok::Var(v) => {
                 return Err(at(
                     &line,
