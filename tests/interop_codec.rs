@@ -292,3 +292,64 @@ fn rust_built_terms_decode_in_the_beam() {
         "cases the BEAM decoded differently"
     );
 }
+
+/// The `eetf` interop feature against the BEAM: each zoo term the BEAM
+/// writes, converted to an `eetf::Term` and encoded by eetf, decodes in the
+/// BEAM `=:=` the original; and eetf's own decoding of the BEAM's bytes
+/// converts to the term erlnode decodes.
+#[cfg(feature = "eetf")]
+#[test]
+fn beam_zoo_through_eetf() {
+    let epmd = Epmd::start();
+    let mut erl = Erl::start(ErlOpts::new("codec_eetf", &unique_cookie(), epmd.port));
+    erl.eval_ok(&format!("Zoo = [{}]", ZOO.join(", ")));
+    erl.eval_ok(ERL_SPLIT);
+    let from_beam = tmp("eetf_from_beam");
+    erl.eval_ok(&format!(
+        "ok = file:write_file({}, [<<(byte_size(B)):32, B/binary>> || \
+         T <- Zoo, B <- [term_to_binary(T, [{{minor_version, 2}}])]])",
+        erl_path(&from_beam.0)
+    ));
+    let beam = split(&std::fs::read(&from_beam.0).unwrap());
+    assert_eq!(beam.len(), ZOO.len());
+
+    // eetf decodes and drops by recursion: give its 1000-deep zoo entries
+    // room that a test thread's 2 MiB may not be in a debug build.
+    let chunks = std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let mut chunks = Vec::new();
+            for (i, bytes) in beam.iter().enumerate() {
+                let ours = Term::decode(bytes).unwrap();
+                let e = eetf::Term::try_from(&ours)
+                    .unwrap_or_else(|err| panic!("{} to eetf: {err}", ZOO[i]));
+                let mut out = Vec::new();
+                e.encode(&mut out)
+                    .unwrap_or_else(|err| panic!("eetf encodes {}: {err}", ZOO[i]));
+                chunks.push(out);
+                let theirs = eetf::Term::decode(std::io::Cursor::new(bytes))
+                    .unwrap_or_else(|err| panic!("eetf decodes {}: {err:?}", ZOO[i]));
+                let back = Term::try_from(theirs)
+                    .unwrap_or_else(|err| panic!("{} from eetf: {err}", ZOO[i]));
+                // Maps built from eetf's HashMap are `==` but ordered anew.
+                assert!(back == ours, "{}: eetf's decoding converts to {back}", ZOO[i]);
+            }
+            chunks
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let to_beam = tmp("eetf_to_beam");
+    std::fs::write(&to_beam.0, join(&chunks)).unwrap();
+    let bad = erl.eval_ok(&format!(
+        "{{ok, Back}} = file:read_file({}), Bs = Split(Back, []), \
+         {{length(Bs), [I || {{I, T, B}} <- lists:zip3(lists:seq(1, length(Zoo)), Zoo, Bs), \
+         not (binary_to_term(B) =:= T)]}}",
+        erl_path(&to_beam.0)
+    ));
+    assert_eq!(
+        bad,
+        format!("{{{},[]}}", ZOO.len()),
+        "zoo entries the BEAM decoded differently after eetf"
+    );
+}

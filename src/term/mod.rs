@@ -98,7 +98,7 @@ mod convert;
 mod decode;
 mod display;
 #[cfg(feature = "eetf")]
-mod eetf_conv;
+pub mod eetf_conv;
 mod encode;
 mod equality;
 mod hashing;
@@ -114,6 +114,8 @@ pub use convert::TermConversionError;
 pub use decode::{
     DEFAULT_MAX_DECOMPRESSED_SIZE, DecodeError, DecodeLimits, Decoder, SHARE_MIN_BINARY,
 };
+#[cfg(feature = "eetf")]
+pub use eetf_conv::{EETF_MAX_DEPTH, EetfConversionError};
 pub use encode::{
     AtomCacheWriter, DEFAULT_COMPRESSION_LEVEL, EncodeError, EncodeOptions, MAX_COMPRESSION_LEVEL,
     SPLICE_MIN_BYTES,
