@@ -332,7 +332,11 @@ fn beam_zoo_through_eetf() {
                 let back = Term::try_from(theirs)
                     .unwrap_or_else(|err| panic!("{} from eetf: {err}", ZOO[i]));
                 // Maps built from eetf's HashMap are `==` but ordered anew.
-                assert!(back == ours, "{}: eetf's decoding converts to {back}", ZOO[i]);
+                assert!(
+                    back == ours,
+                    "{}: eetf's decoding converts to {back}",
+                    ZOO[i]
+                );
             }
             chunks
         })

@@ -38,10 +38,12 @@ use bytes::Bytes;
 use std::collections::HashMap;
 
 /// Deepest nesting of containers (tuples, lists, maps, funs' free variables)
-/// that converts, in either direction. Conversion recurses, about 200 bytes
-/// of stack a level, so this stays under 200 KiB of stack, well inside a
-/// tokio worker's 2 MiB; and `eetf`, which recurses too, handles terms this
-/// deep on any thread. Real messages are rarely more than ten levels deep.
+/// that converts, in either direction. erlnode's conversion needs no stack
+/// for depth (it walks a work list), but `eetf` drops, compares, hashes,
+/// prints, encodes and decodes by recursion: a term 1000 deep stays within
+/// a 2 MiB thread stack (a tokio worker's, a test's) in all of those, even
+/// in a debug build (`too_deep_is_an_error_both_ways` builds, converts,
+/// compares and drops one). Real messages are rarely more than ten deep.
 pub const EETF_MAX_DEPTH: usize = 1000;
 
 /// Longest list that converts to eetf's `ByteList`: the longest `STRING_EXT`
@@ -193,6 +195,7 @@ fn to_eetf(root: &Term) -> Result<eetf::Term, EetfConversionError> {
             }
         }
     }
+    // The root's result is the one entry left (the walk always leaves one).
     done.pop().ok_or(EetfConversionError::TooDeep)
 }
 
@@ -610,6 +613,18 @@ mod tests {
         }
         let e = eetf::Term::try_from(&t).unwrap();
         assert_eq!(Term::try_from(&e).unwrap(), t);
+        // eetf itself copes with this depth on a test thread's stack: clone,
+        // compare, hash, print, encode, decode and drop all recurse.
+        let copy = e.clone();
+        assert!(copy == e);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&e, &mut h);
+        assert!(e.to_string().starts_with("[[[["));
+        let mut bytes = Vec::new();
+        e.encode(&mut bytes).unwrap();
+        assert_eq!(bytes, t.encode());
+        assert!(eetf::Term::decode(std::io::Cursor::new(&bytes)).unwrap() == e);
+        drop(copy);
         let deeper = Term::List(vec![t]);
         assert_eq!(
             eetf::Term::try_from(&deeper).unwrap_err(),
