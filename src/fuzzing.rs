@@ -105,6 +105,10 @@ pub fn decode(data: &[u8]) {
             assert_eq!(Term::decode(data).as_ref(), Ok(t), "Term::decode disagrees");
         }
     }
+    #[cfg(feature = "eetf")]
+    if let Ok(t) = &copied {
+        eetf_round_trip(t);
+    }
     let shared = Bytes::copy_from_slice(data);
     let mut d = Decoder::shared(&shared).with_limits(limits());
     let s = d
@@ -127,6 +131,21 @@ pub fn decode(data: &[u8]) {
         .with_limits(limits());
     if let Ok(t) = d.term_with_version() {
         check_term(&t);
+    }
+}
+
+/// The `eetf` conversion keeps every decodable term (compared with `==`: a
+/// map comes back in another order), or refuses one nested too deep for
+/// eetf.
+#[cfg(feature = "eetf")]
+fn eetf_round_trip(t: &Term) {
+    use crate::term::EetfConversionError;
+    match eetf::Term::try_from(t) {
+        Ok(e) => match Term::try_from(&e) {
+            Ok(back) => assert!(back == *t, "eetf round trip changed {t}"),
+            Err(err) => panic!("eetf's form of {t} does not convert back: {err}"),
+        },
+        Err(err) => assert_eq!(err, EetfConversionError::TooDeep, "{t} to eetf"),
     }
 }
 
