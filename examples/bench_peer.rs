@@ -11,13 +11,6 @@
 //! sender's messages arrive in order, so the second answer covers them all).
 //! Prints `msgs_per_s X`, timed from the first message to the second answer.
 
-/// The allocator of this program (the `mimalloc` feature, on by default).
-/// The library allocates through whatever allocator the program chooses;
-/// see the README's "Allocator" paragraph.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use erlnode::node::Dest;
 use erlnode::{Atom, Node, Term};
 use std::process::ExitCode;

@@ -15,9 +15,8 @@
 //! Before timing, it checks that decoding then encoding gives the corpus back
 //! byte for byte, so the figures are for a correct codec.
 
-/// The allocator of this program (the `mimalloc` feature, on by default).
-/// The library allocates through whatever allocator the program chooses;
-/// see the README's "Allocator" paragraph.
+/// The allocator of this program with the `mimalloc` feature, which
+/// `scripts/bench.sh` turns on (the README's "Allocator" paragraph).
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

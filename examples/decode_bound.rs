@@ -10,8 +10,8 @@
 //! taking turns so that machine noise hits them alike:
 //!
 //! * `glibc`: decode and drop with glibc's malloc;
-//! * `mimalloc`: the same with mimalloc, the allocator `codec_bench` and the
-//!   `erlnode` binary use (the `mimalloc` feature, on by default);
+//! * `mimalloc`: the same with mimalloc, the allocator `codec_bench` uses
+//!   in `scripts/bench.sh` (the `mimalloc` feature; skipped without it);
 //! * `bump, drop`: every allocation of one decode is carved from one
 //!   pre-touched region, and freeing is a no-op; the drop still walks the
 //!   whole term;

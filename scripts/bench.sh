@@ -20,8 +20,9 @@ case "$mode" in
 esac
 
 echo "== building (release)" >&2
-cargo build --release --quiet --bin erlnode --example bench_peer --example codec_bench \
-    --example loopback_floor --example decode_bound >&2
+cargo build --release --quiet --bin erlnode --example bench_peer --example loopback_floor >&2
+# The codec examples with mimalloc as their allocator (README, "Allocator").
+cargo build --release --quiet --features mimalloc --example codec_bench --example decode_bound >&2
 
 work="$(mktemp -d -t erlnode-bench.XXXXXX)"
 pids=()
@@ -38,7 +39,7 @@ otp="$(erl -noshell -eval 'io:format("~s (ERTS ~s)", [erlang:system_info(otp_rel
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "cores (nproc): $(nproc)"
 echo "Erlang/OTP: $otp"
-echo "erlnode allocator: mimalloc (the default \`mimalloc\` feature of the binary and examples)"
+echo "allocator: the system's (glibc) for erlnode serve and bench_peer; mimalloc for codec_bench"
 echo "git rev: $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src examples interop scripts || echo ' (modified)')"
 echo
 

@@ -20,6 +20,9 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets -- -D warnings
+# The codec benchmark examples as scripts/bench.sh builds them.
+echo "== cargo clippy --examples --features mimalloc -- -D warnings"
+cargo clippy --examples --features mimalloc -- -D warnings
 
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then

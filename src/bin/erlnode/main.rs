@@ -10,13 +10,6 @@ mod cmd_serve;
 mod common;
 
 use clap::{Parser, Subcommand};
-
-/// The allocator of this program (the `mimalloc` feature, on by default).
-/// The library allocates through whatever allocator the program chooses;
-/// see the README's "Allocator" paragraph.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 #[derive(Parser)]
