@@ -147,6 +147,12 @@ impl Atom {
         true
     }
 
+    /// True if the text is stored inline (no heap block to free).
+    #[inline]
+    pub(crate) fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Inline { .. })
+    }
+
     /// The atom's text.
     pub fn as_str(&self) -> &str {
         match &self.0 {

@@ -52,11 +52,22 @@ fn drop_owner(t: &mut Term) {
     // A tuple or list of leaves (most messages, such as `{seq, 1}`, and
     // every string) is freed here, one level deep, without the depth
     // accounting below.
-    if let Term::Tuple(v) | Term::List(v) = t
-        && !v.iter().any(owns_terms)
-    {
-        std::mem::take(v).into_iter().for_each(drop_leaf);
-        return;
+    if let Term::Tuple(v) | Term::List(v) = t {
+        match v.iter().map(kind).max() {
+            // Nothing to free but the vector itself (every string, most
+            // small tuples): leak the elements, which own nothing, and let
+            // the vector's own drop free its buffer. Forgetting a `Drain`
+            // leaves the vector empty without visiting what it held.
+            None | Some(Kind::Plain) => {
+                std::mem::forget(v.drain(..));
+                return;
+            }
+            Some(Kind::Leaf) => {
+                std::mem::take(v).into_iter().for_each(drop_leaf);
+                return;
+            }
+            Some(Kind::Owner) => {}
+        }
     }
     let depth = DEPTH.with(Cell::get);
     if depth < RECURSE_MAX {
@@ -99,6 +110,31 @@ fn drop_children(t: &mut Term) {
             }
         },
         _ => {}
+    }
+}
+
+/// What dropping a term involves, in increasing order.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    /// Owns no heap memory at all.
+    Plain,
+    /// Owns heap memory but no other terms.
+    Leaf,
+    /// Owns other terms.
+    Owner,
+}
+
+#[inline(always)]
+fn kind(t: &Term) -> Kind {
+    match t {
+        Term::Int(_) | Term::Float(_) => Kind::Plain,
+        Term::Atom(a) if a.is_inline() => Kind::Plain,
+        Term::Pid(p) if p.node.is_inline() => Kind::Plain,
+        Term::Port(p) if p.node.is_inline() => Kind::Plain,
+        // Not `is_empty`: an empty vector can still hold a buffer.
+        Term::Tuple(v) | Term::List(v) if v.capacity() == 0 => Kind::Plain,
+        _ if owns_terms(t) => Kind::Owner,
+        _ => Kind::Leaf,
     }
 }
 
