@@ -53,20 +53,25 @@ fn drop_owner(t: &mut Term) {
     // every string) is freed here, one level deep, without the depth
     // accounting below.
     if let Term::Tuple(v) | Term::List(v) = t {
-        match v.iter().map(kind).max() {
+        // The most any element needs; the scan stops at the first owner.
+        let most = v.iter().try_fold(Kind::Plain, |most, e| match kind(e) {
+            Kind::Owner => None,
+            k => Some(most.max(k)),
+        });
+        match most {
             // Nothing to free but the vector itself (every string, most
             // small tuples): leak the elements, which own nothing, and let
             // the vector's own drop free its buffer. Forgetting a `Drain`
             // leaves the vector empty without visiting what it held.
-            None | Some(Kind::Plain) => {
+            Some(Kind::Plain) => {
                 std::mem::forget(v.drain(..));
                 return;
             }
-            Some(Kind::Leaf) => {
+            Some(_) => {
                 std::mem::take(v).into_iter().for_each(drop_leaf);
                 return;
             }
-            Some(Kind::Owner) => {}
+            None => {}
         }
     }
     let depth = DEPTH.with(Cell::get);
