@@ -91,11 +91,9 @@ pub enum EetfConversionError {
 
 // ---- erlnode → eetf --------------------------------------------------------
 //
-// Both directions walk the term with a work list on the heap instead of
+// Both directions go through `walk`, a work list on the heap instead of
 // recursion, so converting costs no stack whatever the nesting (the depth
-// limit is for eetf's sake, not ours): each container is visited (its
-// children queued after a note to build it), then built from the converted
-// children on top of the output stack.
+// limit is for eetf's sake, not ours).
 
 impl TryFrom<&Term> for eetf::Term {
     type Error = EetfConversionError;
@@ -150,12 +148,6 @@ enum Step<'a, T> {
     Build(&'a T, usize),
 }
 
-/// Takes the last `n` converted terms off the output stack.
-fn take_last<T>(done: &mut Vec<T>, n: usize) -> Vec<T> {
-    let at = done.len().saturating_sub(n);
-    done.split_off(at)
-}
-
 /// The children of an erlnode container, in order; `None` for a leaf.
 fn children_of(t: &Term) -> Option<Vec<&Term>> {
     Some(match t {
@@ -172,26 +164,37 @@ fn children_of(t: &Term) -> Option<Vec<&Term>> {
 }
 
 fn to_eetf(root: &Term) -> Result<eetf::Term, EetfConversionError> {
+    walk(root, children_of, leaf_or_string_to_eetf, |t, items| {
+        Ok(build_eetf(t, items))
+    })
+}
+
+/// Converts `root` bottom-up with a work list: a leaf (`children` gives
+/// `None`) is converted by `leaf`; a container is visited (its children
+/// queued after a note to build it), then built by `build` from its
+/// converted children, which are the last entries of the output stack.
+fn walk<'a, S, D>(
+    root: &'a S,
+    children: fn(&'a S) -> Option<Vec<&'a S>>,
+    leaf: fn(&'a S) -> Result<D, EetfConversionError>,
+    build: fn(&'a S, Vec<D>) -> Result<D, EetfConversionError>,
+) -> Result<D, EetfConversionError> {
     let mut work = vec![Step::Visit(root, 0)];
-    let mut done: Vec<eetf::Term> = Vec::new();
+    let mut done: Vec<D> = Vec::new();
     while let Some(step) = work.pop() {
         match step {
-            Step::Visit(t, depth) => match children_of(t) {
-                None => done.push(leaf_or_string_to_eetf(t)?),
+            Step::Visit(t, depth) => match children(t) {
+                None => done.push(leaf(t)?),
                 Some(_) if depth >= EETF_MAX_DEPTH => return Err(EetfConversionError::TooDeep),
-                Some(children) => {
-                    work.push(Step::Build(t, children.len()));
-                    work.extend(
-                        children
-                            .into_iter()
-                            .rev()
-                            .map(|c| Step::Visit(c, depth + 1)),
-                    );
+                Some(kids) => {
+                    work.push(Step::Build(t, kids.len()));
+                    work.extend(kids.into_iter().rev().map(|c| Step::Visit(c, depth + 1)));
                 }
             },
             Step::Build(t, n) => {
-                let items = take_last(&mut done, n);
-                done.push(build_eetf(t, items));
+                let at = done.len().saturating_sub(n);
+                let items = done.split_off(at);
+                done.push(build(t, items)?);
             }
         }
     }
@@ -367,30 +370,12 @@ fn eetf_children_of(t: &eetf::Term) -> Option<Vec<&eetf::Term>> {
 }
 
 fn from_eetf(root: &eetf::Term) -> Result<Term, EetfConversionError> {
-    let mut work = vec![Step::Visit(root, 0)];
-    let mut done: Vec<Term> = Vec::new();
-    while let Some(step) = work.pop() {
-        match step {
-            Step::Visit(t, depth) => match eetf_children_of(t) {
-                None => done.push(leaf_from_eetf(t)?.unwrap_or(Term::NIL)),
-                Some(_) if depth >= EETF_MAX_DEPTH => return Err(EetfConversionError::TooDeep),
-                Some(children) => {
-                    work.push(Step::Build(t, children.len()));
-                    work.extend(
-                        children
-                            .into_iter()
-                            .rev()
-                            .map(|c| Step::Visit(c, depth + 1)),
-                    );
-                }
-            },
-            Step::Build(t, n) => {
-                let items = take_last(&mut done, n);
-                done.push(build_term(t, items)?);
-            }
-        }
-    }
-    done.pop().ok_or(EetfConversionError::TooDeep)
+    walk(
+        root,
+        eetf_children_of,
+        |t| Ok(leaf_from_eetf(t)?.unwrap_or(Term::NIL)),
+        build_term,
+    )
 }
 
 /// Builds the erlnode form of eetf container `t` from its converted
