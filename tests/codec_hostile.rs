@@ -432,3 +432,73 @@ fn random_bytes_never_panic() {
         assert!(largest <= allowed(b.len()), "{b:?}");
     }
 }
+
+/// Map keys and values that are integers and short ASCII atoms are decoded
+/// in a run of their own (`Decoder::scalars`); everything else, and the end
+/// of the input, falls back to the general path. Both must give the same
+/// terms and the same errors.
+#[test]
+fn maps_of_scalars_decode_like_any_other() {
+    use erlnode::{Atom, Map};
+    // Small and 32-bit integers, UTF-8 and Latin-1 short atoms, an atom too
+    // long to be inline, a non-ASCII atom, and container values between
+    // scalar runs.
+    let mut b = vec![131, 116, 0, 0, 0, 7];
+    b.extend([97, 1, 98, 0x80, 0, 0, 0]); // 1 => -2147483648
+    b.extend([119, 2, b'o', b'k', 115, 2, b'n', b'o']); // ok => no (Latin-1)
+    b.extend([98, 0, 1, 0, 0, 104, 2, 97, 1, 97, 2]); // 65536 => {1,2}
+    b.extend([119, 15]);
+    b.extend(b"fifteen_letters"); // fifteen_letters => []
+    b.push(106);
+    b.extend([119, 2, 0xc3, 0xa9, 107, 0, 2, 1, 2]); // 'é' => [1,2]
+    b.extend([97, 7, 109, 0, 0, 0, 1, 9]); // 7 => <<9>>
+    b.extend([97, 8, 119, 1, b'z']); // 8 => z, the atom at the very end
+    let t = Term::decode(&b).unwrap();
+    let want = Map::from_iter([
+        (Term::Int(1), Term::Int(i64::from(i32::MIN))),
+        (Term::atom("ok"), Term::atom("no")),
+        (
+            Term::Int(65536),
+            Term::tuple(vec![Term::Int(1), Term::Int(2)]),
+        ),
+        (Term::Atom(Atom::from("fifteen_letters")), Term::NIL),
+        (Term::Atom(Atom::from("é")), Term::charlist("\u{1}\u{2}")),
+        (Term::Int(7), Term::binary([9])),
+        (Term::Int(8), Term::atom("z")),
+    ]);
+    assert!(t == Term::from(want));
+    // Every prefix is an error, wherever it cuts a run.
+    for n in 0..b.len() {
+        assert!(
+            matches!(
+                err(&b[..n]),
+                DecodeError::UnexpectedEnd { .. } | DecodeError::CountTooLarge { .. }
+            ),
+            "prefix {n}"
+        );
+    }
+    // A key repeated inside a run of integers.
+    let mut dup = vec![131, 116, 0, 0, 0, 40];
+    for k in (0..39).chain([17]) {
+        dup.extend([97, k, 98, 0, 0, 1, k]);
+    }
+    assert!(matches!(err(&dup), DecodeError::DuplicateMapKey { .. }));
+    // More entries announced than the bytes could hold: refused before
+    // the run starts.
+    assert!(matches!(
+        err(&[131, 116, 0, 0, 0, 3, 97, 1, 97, 2]),
+        DecodeError::CountTooLarge { .. }
+    ));
+    // Forty integer keys in hash order, as the BEAM sends a large map.
+    let mut big = vec![131, 116, 0, 0, 0, 40];
+    for k in (0..40u16).map(|k| ((k * 7) % 40) as u8) {
+        big.extend([97, k, 98, 0, 0, 1, k]);
+    }
+    let t = Term::decode(&big).unwrap();
+    let Term::Map(m) = &t else {
+        panic!("not a map: {t}")
+    };
+    assert_eq!(m.len(), 40);
+    assert_eq!(m.get(&Term::Int(33)), Some(&Term::Int(256 + 33)));
+    assert_eq!(t.encode(), big, "received order kept");
+}

@@ -653,7 +653,14 @@ impl<'a> Decoder<'a> {
             // Close every container that is now complete.
             while let Some(top) = stack.last_mut() {
                 if top.items.len() < top.want {
-                    break;
+                    // Map keys and values are mostly integers and short
+                    // atoms: take those in a run.
+                    if let Kind::Map = top.kind {
+                        self.scalars(run, top);
+                    }
+                    if top.items.len() < top.want {
+                        break;
+                    }
                 }
                 if let Kind::List { in_tail: false } = top.kind {
                     // All elements are in: read the tail, which may extend
@@ -685,6 +692,40 @@ impl<'a> Decoder<'a> {
                 }
             }
         }
+    }
+
+    /// Decodes the integers (`SMALL_INTEGER_EXT`, `INTEGER_EXT`) and short
+    /// ASCII atoms that come next into `top`, for as long as it wants more
+    /// elements, without the general loop's per-term work. Stops, having
+    /// read nothing of it, at any other term, and at the end of the input
+    /// (which the general path then reports).
+    #[inline]
+    fn scalars(&mut self, run: &mut Run, top: &mut Frame) {
+        let start = top.items.len();
+        while top.items.len() < top.want {
+            match self.buf.get(self.pos..) {
+                Some([SMALL_INTEGER_EXT, b, ..]) => {
+                    push_int(&mut top.items, i64::from(*b));
+                    self.pos += 2;
+                }
+                Some([INTEGER_EXT, a, b, c, d, ..]) => {
+                    push_int(
+                        &mut top.items,
+                        i64::from(i32::from_be_bytes([*a, *b, *c, *d])),
+                    );
+                    self.pos += 5;
+                }
+                Some([SMALL_ATOM_UTF8_EXT | SMALL_ATOM_EXT, ..]) => {
+                    self.pos += 1;
+                    if !self.short_ascii_atom(&mut top.items) {
+                        self.pos -= 1;
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        run.pending = run.pending.saturating_sub(top.items.len() - start);
     }
 
     /// The list `top` has all its elements: read its tail. A tail that is
