@@ -48,6 +48,19 @@ fn terms() -> Term {
     let with_room: Vec<Term> = Vec::with_capacity(16);
     let mut map = Map::new();
     map.insert(Term::Atom(long.clone()), Term::charlist("value"));
+    // Maps whose entries own nothing, own heap memory but no terms (long
+    // atoms, binaries, vectors with room), or own terms.
+    let plain = Map::from_iter((0..40).map(|i| (Term::Int(i), Term::Int(i * 7))));
+    let mut leaves = Map::from_iter((0..5).map(|i| (Term::Int(i), Term::Atom(short.clone()))));
+    leaves.insert(Term::Atom(long.clone()), Term::binary(b"bytes"));
+    leaves.insert(Term::Int(99), Term::List(Vec::with_capacity(4)));
+    let owners = Map::from_iter([
+        (Term::Int(1), Term::Int(2)),
+        (
+            Term::charlist("key"),
+            Term::tuple(vec![Term::Atom(long.clone())]),
+        ),
+    ]);
     Term::list(vec![
         Term::charlist("a string of plain integers"),
         Term::tuple(vec![
@@ -61,6 +74,9 @@ fn terms() -> Term {
         Term::tuple(vec![Term::Tuple(Vec::with_capacity(3)), Term::NIL]),
         Term::tuple(vec![Term::binary(b"bytes"), Term::Int(1 << 40)]),
         Term::from(map),
+        Term::from(plain),
+        Term::from(leaves),
+        Term::from(owners),
         "[1, {2, [3, <<4>>]} | tail]".parse().unwrap(),
         Term::from(num_bigint::BigInt::from(1u8) << 300),
     ])

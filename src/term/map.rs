@@ -211,6 +211,12 @@ impl Map {
         &self.entries
     }
 
+    /// The entries themselves, for the drop in `walk.rs`, which can free
+    /// entries that own nothing without visiting them one by one.
+    pub(crate) fn entries_for_drop(&mut self) -> &mut Vec<(Term, Term)> {
+        &mut self.entries
+    }
+
     /// Takes the entries out, in stored order.
     pub fn into_entries(mut self) -> Vec<(Term, Term)> {
         std::mem::take(&mut self.entries)

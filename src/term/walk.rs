@@ -74,6 +74,31 @@ fn drop_owner(t: &mut Term) {
             None => {}
         }
     }
+    // The same for a map whose keys and values own nothing (integer keys
+    // and values, atoms), or own no terms.
+    if let Term::Map(m) = t {
+        let entries = m.entries_for_drop();
+        let most = entries
+            .iter()
+            .try_fold(Kind::Plain, |most, (k, v)| match (kind(k), kind(v)) {
+                (Kind::Owner, _) | (_, Kind::Owner) => None,
+                (a, b) => Some(most.max(a).max(b)),
+            });
+        match most {
+            Some(Kind::Plain) => {
+                std::mem::forget(entries.drain(..));
+                return;
+            }
+            Some(_) => {
+                std::mem::take(entries).into_iter().for_each(|(k, v)| {
+                    drop_leaf(k);
+                    drop_leaf(v);
+                });
+                return;
+            }
+            None => {}
+        }
+    }
     let depth = DEPTH.with(Cell::get);
     if depth < RECURSE_MAX {
         DEPTH.with(|d| d.set(depth + 1));
