@@ -1330,10 +1330,15 @@ fn finish_into(
             // each leaves behind is dropped with a tag test.
             let mut entries = Vec::with_capacity(items.len() / 2);
             entries.extend(items.chunks_exact_mut(2).map(|kv| match kv {
-                [k, v] => (std::mem::take(k), std::mem::take(v)),
+                [k, v] => (
+                    std::mem::replace(k, Term::Int(0)),
+                    std::mem::replace(v, Term::Int(0)),
+                ),
                 _ => (Term::NIL, Term::NIL),
             }));
-            items.clear();
+            // Only integers are left, which own nothing: empty the vector
+            // without visiting them.
+            std::mem::forget(items.drain(..));
             run.map_scratch.push(items);
             // Equal keys are neighbours in key order, which the map
             // computes anyway.
