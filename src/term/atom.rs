@@ -116,19 +116,26 @@ impl Atom {
         }))
     }
 
-    /// The inline atom of the first `len` bytes of `window`; the caller has
-    /// checked that they are ASCII and that `len <= INLINE_ATOM_BYTES`. All
-    /// fixed-size, so it compiles to a few vector moves and no `memcpy`
-    /// call: the decoder's fastest path.
+    /// The inline atom of the first `len` bytes of `window`, if they are
+    /// ASCII and fit inline; `None` otherwise. The window is read as one
+    /// 128-bit number, cut to `len` bytes by a mask and checked for ASCII
+    /// with one test, which compiles to a few vector instructions: the
+    /// decoder's fastest path (a byte loop here cost about 80 instructions
+    /// an atom).
     #[inline(always)]
-    pub(crate) fn inline_from_window(window: &[u8; INLINE_ATOM_BYTES], len: u8) -> Atom {
-        let mut buf = *window;
-        for (i, b) in buf.iter_mut().enumerate() {
-            if i >= usize::from(len) {
-                *b = 0;
-            }
+    pub(crate) fn inline_ascii_from_window(window: &[u8; 16], len: u8) -> Option<Atom> {
+        if usize::from(len) > INLINE_ATOM_BYTES {
+            return None;
         }
-        Atom(Repr::Inline { len, buf })
+        // `len` is at most 14, so the shift is at most 112 bits.
+        let mask = (1u128 << (8 * u32::from(len))) - 1;
+        let text = u128::from_le_bytes(*window) & mask;
+        if text & u128::from_le_bytes([0x80; 16]) != 0 {
+            return None;
+        }
+        let bytes = text.to_le_bytes();
+        let buf = *bytes.first_chunk::<INLINE_ATOM_BYTES>()?;
+        Some(Atom(Repr::Inline { len, buf }))
     }
 
     /// Appends `SMALL_ATOM_UTF8_EXT` for an inline atom and returns true;
@@ -297,6 +304,34 @@ impl Default for Atom {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn window_atoms_are_cut_to_their_length() {
+        // Bytes past the atom (the next term's) are neither kept nor checked.
+        let mut window = [0xffu8; 16];
+        window[..14].copy_from_slice(b"abcdefghijklmn");
+        for len in 0..=14u8 {
+            let text = std::str::from_utf8(&window[..usize::from(len)]).unwrap();
+            let a = Atom::inline_ascii_from_window(&window, len).unwrap();
+            assert_eq!(a, Atom::from(text));
+            assert_eq!(a.as_str(), text);
+            assert!(a.is_inline());
+        }
+        // Too long to be inline: the general path takes it.
+        assert!(Atom::inline_ascii_from_window(&window, 15).is_none());
+        assert!(Atom::inline_ascii_from_window(&window, 255).is_none());
+        // A byte that is not ASCII within the length, at either end.
+        for at in [0, 5, 13] {
+            let mut w = [b'x'; 16];
+            w[at] = 0xc3;
+            assert!(Atom::inline_ascii_from_window(&w, 14).is_none(), "{at}");
+            let cut = u8::try_from(at).unwrap();
+            assert_eq!(
+                Atom::inline_ascii_from_window(&w, cut),
+                Some(Atom::from("x".repeat(at).as_str()))
+            );
+        }
+    }
 
     #[test]
     fn inline_and_shared_compare_by_text() {

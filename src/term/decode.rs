@@ -97,6 +97,12 @@ const LONG_ATOM_CACHE: usize = 4;
 /// general decoder, so big terms never pay for a failed attempt.
 const SMALL_INPUT: usize = 256;
 
+/// Bytes read at once after a short atom's length byte: one 128-bit load
+/// that covers any inline atom (`INLINE_ATOM_BYTES`, 14) and is cut back to
+/// the atom's length. An atom closer than this to the end of the input goes
+/// the general way.
+const ATOM_WINDOW: usize = 16;
+
 /// Tuple nesting the small-term fast path follows before giving up.
 const SMALL_DEPTH: u32 = 4;
 
@@ -906,9 +912,9 @@ impl<'a> Decoder<'a> {
         let end = start + usize::from(len);
         let window = self
             .buf
-            .get(start..start + super::INLINE_ATOM_BYTES)
-            .and_then(|w| <&[u8; super::INLINE_ATOM_BYTES]>::try_from(w).ok());
-        // Within INLINE_ATOM_BYTES of the end of the input the general atom path,
+            .get(start..start + ATOM_WINDOW)
+            .and_then(|w| <&[u8; ATOM_WINDOW]>::try_from(w).ok());
+        // Within ATOM_WINDOW bytes of the end of the input the general atom path,
         // which the caller falls back to, takes it.
         let pushed = window.is_some_and(|w| push_atom_window(items, w, len));
         if pushed {
@@ -1373,16 +1379,14 @@ fn push_int(items: &mut Vec<Term>, v: i64) {
 /// they are short ASCII text; false, pushing nothing, otherwise. Built inside
 /// `extend` for the reason given at `push_int`.
 #[inline(never)]
-fn push_atom_window(
-    items: &mut Vec<Term>,
-    window: &[u8; super::INLINE_ATOM_BYTES],
-    len: u8,
-) -> bool {
-    if !window.get(..usize::from(len)).is_some_and(<[u8]>::is_ascii) {
-        return false;
+fn push_atom_window(items: &mut Vec<Term>, window: &[u8; ATOM_WINDOW], len: u8) -> bool {
+    match Atom::inline_ascii_from_window(window, len) {
+        Some(atom) => {
+            items.extend(std::iter::once(atom).map(Term::Atom));
+            true
+        }
+        None => false,
     }
-    items.extend(std::iter::once(window).map(|w| Term::Atom(Atom::inline_from_window(w, len))));
-    true
 }
 
 /// An integer from little-endian magnitude bytes, in normal
