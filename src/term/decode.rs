@@ -30,7 +30,7 @@
 use super::{Atom, BitString, ExportFun, Fun, MAX_ATOM_CHARS, MAX_REFERENCE_WORDS, Map, Pid, Port};
 use super::{Reference, Term, VERSION_MAGIC};
 use bytes::Bytes;
-use num_bigint::{BigInt, Sign};
+use num_bigint::{BigInt, BigUint, Sign};
 
 // Tags, named as in `erl_ext_dist`.
 pub(crate) const NEW_FLOAT_EXT: u8 = 70;
@@ -1410,8 +1410,36 @@ fn big(negative: bool, digits: &[u8]) -> Term {
         }
     }
     let sign = if negative { Sign::Minus } else { Sign::Plus };
+    // Up to BIG_WORDS_ON_STACK 32-bit words are assembled four bytes at a
+    // time on the stack (num-bigint's `from_bytes_le` folds byte by byte).
+    let mut words = [0u32; BIG_WORDS_ON_STACK];
+    if digits.len() <= 4 * BIG_WORDS_ON_STACK {
+        let whole = digits.chunks_exact(4);
+        let tail = whole.remainder();
+        let n = whole.len();
+        for (w, c) in words.iter_mut().zip(whole) {
+            if let Ok(c) = <[u8; 4]>::try_from(c) {
+                *w = u32::from_le_bytes(c);
+            }
+        }
+        let mut last = [0u8; 4];
+        if let Some(room) = last.get_mut(..tail.len()) {
+            room.copy_from_slice(tail);
+        }
+        if let Some(w) = words.get_mut(n) {
+            *w = u32::from_le_bytes(last);
+        }
+        let used = digits.len().div_ceil(4);
+        let mag = BigUint::from_slice(words.get(..used).unwrap_or_default());
+        return Term::BigInt(BigInt::from_biguint(sign, mag));
+    }
     Term::BigInt(BigInt::from_bytes_le(sign, digits))
 }
+
+/// Big integers of up to this many 32-bit words (512 bits, which covers
+/// most big integers seen in practice) are built from a buffer on the
+/// stack; longer ones through num-bigint's byte-wise constructor.
+const BIG_WORDS_ON_STACK: usize = 16;
 
 /// Parses `FLOAT_EXT`'s `"%.20e"` text: a number, then NUL padding. Like the
 /// BEAM, no leading spaces and no junk after the number.
@@ -1545,5 +1573,33 @@ mod small_path_tests {
             e,
             Err(DecodeError::AtomCacheIndex { index: 2, .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod big_tests {
+    use super::*;
+
+    /// Every magnitude length around the stack buffer's word boundaries,
+    /// both signs, with and without trailing zero bytes: the word-wise
+    /// assembly gives what num-bigint's byte-wise constructor gives.
+    #[test]
+    fn big_integers_match_num_bigint() {
+        for len in 0..=4 * BIG_WORDS_ON_STACK + 9 {
+            for zeros in [0, 1, 5] {
+                let mut digits: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8 | 1).collect();
+                digits.extend(std::iter::repeat_n(0, zeros));
+                for negative in [false, true] {
+                    let sign = if negative { Sign::Minus } else { Sign::Plus };
+                    let want = Term::from_bigint(BigInt::from_bytes_le(sign, &digits));
+                    let got = big(negative, &digits);
+                    assert_eq!(got, want, "len {len} zeros {zeros} negative {negative}");
+                    // Normal form: an i64-sized value is never a BigInt.
+                    if let Term::BigInt(b) = &got {
+                        assert!(i64::try_from(b).is_err(), "len {len}");
+                    }
+                }
+            }
+        }
     }
 }

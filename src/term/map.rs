@@ -213,6 +213,7 @@ impl Map {
 
     /// The entries themselves, for the drop in `walk.rs`, which can free
     /// entries that own nothing without visiting them one by one.
+    #[inline]
     pub(crate) fn entries_for_drop(&mut self) -> &mut Vec<(Term, Term)> {
         &mut self.entries
     }
