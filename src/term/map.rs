@@ -436,6 +436,9 @@ fn checked_key_order_of(entries: &[(Term, Term)]) -> KeyOrder {
     // Nothing to pack (and no buffer to fill) when the first key is not
     // an integer.
     if let Some((Term::Int(_), _)) = entries.first() {
+        if let Some(order) = dense_int_key_order(entries) {
+            return Ok(order);
+        }
         if let Some(order) = small_int_key_order(entries) {
             return order;
         }
@@ -461,6 +464,49 @@ fn checked_key_order_of(entries: &[(Term, Term)]) -> KeyOrder {
     });
     let order = perm.into_boxed_slice();
     if distinct { Ok(order) } else { Err(order) }
+}
+
+/// The most keys, and the widest span of key values, that
+/// [`dense_int_key_order`] handles: one bit each in a `u64`.
+const DENSE_KEYS_MAX: usize = 64;
+
+/// Key order without a sort for integer keys that all lie within
+/// `DENSE_KEYS_MAX` of the smallest (ids, indices, enumerations; the BEAM
+/// sends maps of more than 32 keys in hash order): a bit per value present,
+/// read back lowest first. About a fifth of the instructions of sorting 40
+/// keys. `None` for anything else, including a repeated key, which the
+/// sort then finds and reports.
+fn dense_int_key_order(entries: &[(Term, Term)]) -> Option<Box<[u32]>> {
+    if entries.len() > DENSE_KEYS_MAX {
+        return None;
+    }
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for (k, _) in entries {
+        let Term::Int(x) = k else { return None };
+        (lo, hi) = (lo.min(*x), hi.max(*x));
+    }
+    if hi.checked_sub(lo)? >= DENSE_KEYS_MAX as i64 {
+        return None;
+    }
+    let mut seen = 0u64;
+    let mut position = [0u32; DENSE_KEYS_MAX];
+    for ((k, _), i) in entries.iter().zip(0u32..) {
+        let Term::Int(x) = k else { return None };
+        // In 0..DENSE_KEYS_MAX: `lo <= x <= hi` and the span was checked.
+        let at = (x - lo) as u32;
+        let bit = 1u64 << at;
+        if seen & bit != 0 {
+            return None;
+        }
+        seen |= bit;
+        *position.get_mut(at as usize)? = i;
+    }
+    let mut order = Vec::with_capacity(entries.len());
+    while seen != 0 {
+        order.push(*position.get(seen.trailing_zeros() as usize)?);
+        seen &= seen - 1;
+    }
+    Some(order.into_boxed_slice())
 }
 
 /// Maps of up to this many integer keys are put in key order in a buffer
@@ -750,6 +796,32 @@ mod tests {
                 ],
                 true,
             ),
+            // Integer keys within `DENSE_KEYS_MAX` of each other (the bit
+            // mask, no sort): the widest span, negative keys, all 64 keys,
+            // a repeat; then one past each limit (back to the sort).
+            (
+                vec![(int(63), int(0)), (int(0), int(0)), (int(40), int(0))],
+                true,
+            ),
+            ((-10..=10).rev().map(|i| (int(i), int(i))).collect(), true),
+            (
+                (0..64).rev().map(|i| (int(i * 7 % 64), int(i))).collect(),
+                true,
+            ),
+            (
+                vec![
+                    (int(3), int(0)),
+                    (int(1), int(0)),
+                    (int(2), int(0)),
+                    (int(3), int(1)),
+                ],
+                false,
+            ),
+            (
+                vec![(int(64), int(0)), (int(0), int(0)), (int(40), int(0))],
+                true,
+            ),
+            ((0..65).rev().map(|i| (int(i), int(i))).collect(), true),
             // Mixed keys out of order (the general sort).
             (
                 vec![
