@@ -1331,9 +1331,10 @@ fn finish_into(
             None => dest.extend(once(items).map(Term::List)),
         },
         Kind::Map => {
-            // Keys and values alternate in `items`. Taken pair by pair inside
-            // `extend`, each moves once, straight into its entry; the `[]`
-            // each leaves behind is dropped with a tag test.
+            // Keys and values alternate in `items` (a complete map frame
+            // holds an even number). Taken pair by pair inside `extend`,
+            // each moves once, straight into its entry, and leaves the
+            // integer 0 behind.
             let mut entries = Vec::with_capacity(items.len() / 2);
             entries.extend(items.chunks_exact_mut(2).map(|kv| match kv {
                 [k, v] => (
@@ -1342,8 +1343,9 @@ fn finish_into(
                 ),
                 _ => (Term::NIL, Term::NIL),
             }));
-            // Only integers are left, which own nothing: empty the vector
-            // without visiting them.
+            // Only those integers are left, which own nothing: empty the
+            // vector without visiting them (a `clear` would run the drop of
+            // each).
             std::mem::forget(items.drain(..));
             run.map_scratch.push(items);
             // Equal keys are neighbours in key order, which the map
