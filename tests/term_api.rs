@@ -126,3 +126,42 @@ fn million_deep_terms_round_trip_through_text() {
     let m: Term = nested_maps.parse().unwrap();
     assert_eq!(format!("{m:?}"), nested_maps);
 }
+
+/// `Map::clone` copies shallow maps by recursion and deep ones through a
+/// work list; both keep the entries' received order and the key order.
+#[test]
+fn map_clone_keeps_order_at_any_depth() {
+    // 40 integer keys in hash order, as the BEAM sends a large map.
+    let mut b = vec![131, 116, 0, 0, 0, 40];
+    for k in (0..40u16).map(|k| ((k * 7) % 40) as u8) {
+        b.extend([97, k, 97, k]);
+    }
+    let t = Term::decode(&b).unwrap();
+    let Term::Map(m) = &t else {
+        panic!("not a map")
+    };
+    let copy = (**m).clone();
+    assert!(copy == **m);
+    assert!(copy.is_received_order());
+    assert_eq!(Term::from(copy.clone()).encode(), b);
+    let keys: Vec<&Term> = copy.iter_key_order().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        (0..40)
+            .map(Term::Int)
+            .collect::<Vec<_>>()
+            .iter()
+            .collect::<Vec<_>>()
+    );
+    // A value nested far past the recursion limit.
+    let mut deep = Term::NIL;
+    for _ in 0..100_000 {
+        deep = Term::list(vec![deep]);
+    }
+    let mut m = Map::new();
+    m.insert(Term::Int(1), deep);
+    m.insert(Term::atom("k"), Term::Int(2));
+    let copy = m.clone();
+    assert!(copy == m);
+    assert_eq!(copy.get(&Term::atom("k")), Some(&Term::Int(2)));
+}

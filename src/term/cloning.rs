@@ -294,6 +294,23 @@ impl Clone for Term {
 
 impl Clone for Map {
     fn clone(&self) -> Map {
+        // Recursion for maps of shallow terms (nearly all), as
+        // `Term::clone` does; the work list only below RECURSION_LIMIT.
+        let mut out = Vec::with_capacity(self.len());
+        let shallow =
+            self.entries()
+                .iter()
+                .all(|(k, v)| match (clone_rec(k, 1), clone_rec(v, 1)) {
+                    (Ok(k), Ok(v)) => {
+                        out.push((k, v));
+                        true
+                    }
+                    _ => false,
+                });
+        if shallow {
+            return self.clone_shell(out);
+        }
+        drop(out);
         let mut t = clone_start_map(self);
         match &mut t {
             Term::Map(m) => std::mem::take(&mut **m),
