@@ -260,13 +260,7 @@ fn clone_rec(t: &Term, depth: u32) -> Result<Term, TooDeep> {
         Term::ImproperList(v, tail) => {
             Term::ImproperList(all(v)?, Box::new(clone_rec(tail, depth + 1)?))
         }
-        Term::Map(m) => {
-            let mut out = Vec::with_capacity(m.len());
-            for (k, v) in m.entries() {
-                out.push((clone_rec(k, depth + 1)?, clone_rec(v, depth + 1)?));
-            }
-            Term::Map(Box::new(m.clone_shell(out)))
-        }
+        Term::Map(m) => Term::Map(Box::new(clone_map_rec(m, depth)?)),
         Term::Fun(f) => {
             let frame = CloneFrame::Fun {
                 src: f,
@@ -292,25 +286,22 @@ impl Clone for Term {
     }
 }
 
+/// A copy of the map `m`, found `depth` containers deep, by recursion.
+fn clone_map_rec(m: &Map, depth: u32) -> Result<Map, TooDeep> {
+    let mut out = Vec::with_capacity(m.len());
+    for (k, v) in m.entries() {
+        out.push((clone_rec(k, depth + 1)?, clone_rec(v, depth + 1)?));
+    }
+    Ok(m.clone_shell(out))
+}
+
 impl Clone for Map {
     fn clone(&self) -> Map {
         // Recursion for maps of shallow terms (nearly all), as
         // `Term::clone` does; the work list only below RECURSION_LIMIT.
-        let mut out = Vec::with_capacity(self.len());
-        let shallow =
-            self.entries()
-                .iter()
-                .all(|(k, v)| match (clone_rec(k, 1), clone_rec(v, 1)) {
-                    (Ok(k), Ok(v)) => {
-                        out.push((k, v));
-                        true
-                    }
-                    _ => false,
-                });
-        if shallow {
-            return self.clone_shell(out);
+        if let Ok(m) = clone_map_rec(self, 0) {
+            return m;
         }
-        drop(out);
         let mut t = clone_start_map(self);
         match &mut t {
             Term::Map(m) => std::mem::take(&mut **m),
